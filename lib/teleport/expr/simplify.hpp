@@ -1,0 +1,241 @@
+// teleport/expr/simplify.hpp — building expressions, with a small terminating simplification.
+//
+// Every node is built through a make_* function that applies a fixed set of local rules:
+//   constant folding (rationals), 0 + a = a, 0·a = 0, 1·a = a, a/c = (1/c)·a,
+//   c₁·a + c₂·a = (c₁+c₂)·a (which gives a − a = 0 and a + a = 2·a),
+//   constants pulled to the front of products (c₁·(c₂·a) = (c₁c₂)·a), a·a = a², aᵐ·aⁿ = aᵐ⁺ⁿ (m, n > 0),
+//   (aᵐ)ⁿ = aᵐⁿ, (c·a)ⁿ = cⁿ·aⁿ, and exp(0) = 1, log(1) = 0, sin(0) = tanh(0) = sqrt(0) = 0, cos(0) = 1.
+// Each rule either removes a node or moves a constant coefficient outwards, so rewriting terminates;
+// no rule is the inverse of another, so nothing can oscillate. Negation is multiplication by −1
+// and subtraction is a + (−1)·b, so the coefficient rules cover both.
+#pragma once
+
+#include "teleport/expr/core.hpp"
+
+namespace teleport::expr {
+
+namespace detail {
+
+template <class A, class B>
+using const_sum = typename reduced<A::num * B::den + B::num * A::den, A::den * B::den>::type;
+template <class A, class B>
+using const_product = typename reduced<A::num * B::num, A::den * B::den>::type;
+template <class A, class B>
+using const_quotient = typename reduced<A::num * B::den, A::den * B::num>::type;
+
+template <class C, int N>
+constexpr auto const_power() {
+    if constexpr (N == 0) {
+        return one{};
+    } else if constexpr (N < 0) {
+        static_assert(C::num != 0, "a negative power of the constant zero is undefined");
+        return const_quotient<one, decltype(const_power<C, -N>())>{};
+    } else {
+        return const_product<C, decltype(const_power<C, N - 1>())>{};
+    }
+}
+
+// Split an expression into (constant coefficient, rest): c·r → (c, r), otherwise (1, e).
+template <class E> struct coefficient_split {
+    using coefficient = one;
+    using rest = E;
+};
+template <std::intmax_t N, std::intmax_t D, class R> struct coefficient_split<node<op::mul, constant<N, D>, R>> {
+    using coefficient = constant<N, D>;
+    using rest = R;
+};
+
+// Split a power: aⁿ → (a, n) for n > 0, otherwise (e, 1).
+template <class E> struct power_split {
+    using base = E;
+    static constexpr int exponent = 1;
+};
+template <int N, class A>
+    requires(N > 0)
+struct power_split<node<op::pow<N>, A>> {
+    using base = A;
+    static constexpr int exponent = N;
+};
+
+}  // namespace detail
+
+template <int N, expression A> constexpr auto make_pow(A);
+template <expression A, expression B> constexpr auto make_mul(A, B);
+
+/// a + b, simplified.
+template <expression A, expression B>
+constexpr auto make_add(A, B) {
+    using split_a = detail::coefficient_split<A>;
+    using split_b = detail::coefficient_split<B>;
+    if constexpr (is_constant_v<A> && is_constant_v<B>) {
+        return detail::const_sum<A, B>{};
+    } else if constexpr (std::is_same_v<A, zero>) {
+        return B{};
+    } else if constexpr (std::is_same_v<B, zero>) {
+        return A{};
+    } else if constexpr (std::is_same_v<typename split_a::rest, typename split_b::rest>) {
+        // c₁·r + c₂·r = (c₁ + c₂)·r
+        return make_mul(detail::const_sum<typename split_a::coefficient, typename split_b::coefficient>{},
+                        typename split_a::rest{});
+    } else {
+        return node<op::add, A, B>{};
+    }
+}
+
+/// a · b, simplified.
+template <expression A, expression B>
+constexpr auto make_mul(A, B) {
+    using split_a = detail::coefficient_split<A>;
+    using split_b = detail::coefficient_split<B>;
+    using pow_a = detail::power_split<A>;
+    using pow_b = detail::power_split<B>;
+    if constexpr (is_constant_v<A> && is_constant_v<B>) {
+        return detail::const_product<A, B>{};
+    } else if constexpr (std::is_same_v<A, zero> || std::is_same_v<B, zero>) {
+        return zero{};
+    } else if constexpr (std::is_same_v<A, one>) {
+        return B{};
+    } else if constexpr (std::is_same_v<B, one>) {
+        return A{};
+    } else if constexpr (is_constant_v<B>) {
+        return make_mul(B{}, A{});  // constants go in front
+    } else if constexpr (is_constant_v<A>) {
+        if constexpr (!std::is_same_v<typename split_b::coefficient, one>) {
+            return make_mul(detail::const_product<A, typename split_b::coefficient>{}, typename split_b::rest{});
+        } else {
+            return node<op::mul, A, B>{};
+        }
+    } else if constexpr (!std::is_same_v<typename split_a::coefficient, one> ||
+                         !std::is_same_v<typename split_b::coefficient, one>) {
+        // (c₁·a)(c₂·b) = (c₁c₂)·(ab)
+        return make_mul(detail::const_product<typename split_a::coefficient, typename split_b::coefficient>{},
+                        make_mul(typename split_a::rest{}, typename split_b::rest{}));
+    } else if constexpr (std::is_same_v<typename pow_a::base, typename pow_b::base>) {
+        // aᵐ · aⁿ = aᵐ⁺ⁿ (positive exponents only, so no domain is lost)
+        return make_pow<pow_a::exponent + pow_b::exponent>(typename pow_a::base{});
+    } else {
+        return node<op::mul, A, B>{};
+    }
+}
+
+/// −a, as (−1)·a.
+template <expression A>
+constexpr auto make_neg(A a) {
+    return make_mul(c<-1>, a);
+}
+
+/// a − b, as a + (−1)·b.
+template <expression A, expression B>
+constexpr auto make_sub(A a, B b) {
+    return make_add(a, make_neg(b));
+}
+
+/// a / b, simplified.
+template <expression A, expression B>
+constexpr auto make_div(A, B) {
+    static_assert(!std::is_same_v<B, zero>, "division by the constant zero");
+    if constexpr (is_constant_v<B>) {
+        return make_mul(detail::const_quotient<one, B>{}, A{});
+    } else if constexpr (std::is_same_v<A, zero>) {
+        return zero{};
+    } else {
+        return node<op::div, A, B>{};
+    }
+}
+
+/// aᴺ for an integer N, simplified.
+template <int N, expression A>
+constexpr auto make_pow(A) {
+    using split = detail::coefficient_split<A>;
+    if constexpr (N == 0) {
+        return one{};
+    } else if constexpr (N == 1) {
+        return A{};
+    } else if constexpr (is_constant_v<A>) {
+        return detail::const_power<A, N>();
+    } else if constexpr (!std::is_same_v<typename split::coefficient, one>) {
+        // (c·a)ⁿ = cⁿ·aⁿ
+        return make_mul(detail::const_power<typename split::coefficient, N>(), make_pow<N>(typename split::rest{}));
+    } else if constexpr (detail::power_split<A>::exponent != 1) {
+        // (aᵐ)ⁿ = aᵐⁿ
+        return make_pow<N * detail::power_split<A>::exponent>(typename detail::power_split<A>::base{});
+    } else {
+        return node<op::pow<N>, A>{};
+    }
+}
+
+/// f(a) for one of the elementary functions, with the exact values at 0 and 1 folded.
+template <class Op, expression A>
+constexpr auto make_unary(Op, A) {
+    if constexpr (std::is_same_v<A, zero> &&
+                  (std::is_same_v<Op, op::sin> || std::is_same_v<Op, op::tanh> || std::is_same_v<Op, op::sqrt>)) {
+        return zero{};
+    } else if constexpr (std::is_same_v<A, zero> && (std::is_same_v<Op, op::exp> || std::is_same_v<Op, op::cos>)) {
+        return one{};
+    } else if constexpr (std::is_same_v<A, one> && std::is_same_v<Op, op::log>) {
+        return zero{};
+    } else if constexpr (std::is_same_v<A, one> && std::is_same_v<Op, op::sqrt>) {
+        return one{};
+    } else {
+        return node<Op, A>{};
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The user's vocabulary: operators and elementary functions on expressions.
+template <expression A, expression B> constexpr auto operator+(A a, B b) { return make_add(a, b); }
+template <expression A, expression B> constexpr auto operator-(A a, B b) { return make_sub(a, b); }
+template <expression A, expression B> constexpr auto operator*(A a, B b) { return make_mul(a, b); }
+template <expression A, expression B> constexpr auto operator/(A a, B b) { return make_div(a, b); }
+template <expression A> constexpr auto operator-(A a) { return make_neg(a); }
+template <expression A> constexpr auto operator+(A a) { return a; }
+
+/// aᴺ for a compile-time integer N (negative allowed).
+template <int N, expression A> constexpr auto pow(A a) { return make_pow<N>(a); }
+template <expression A> constexpr auto exp(A a) { return make_unary(op::exp{}, a); }
+template <expression A> constexpr auto log(A a) { return make_unary(op::log{}, a); }
+template <expression A> constexpr auto sqrt(A a) { return make_unary(op::sqrt{}, a); }
+template <expression A> constexpr auto sin(A a) { return make_unary(op::sin{}, a); }
+template <expression A> constexpr auto cos(A a) { return make_unary(op::cos{}, a); }
+template <expression A> constexpr auto tanh(A a) { return make_unary(op::tanh{}, a); }
+
+/// Sum or product over a compile-time range: sum<N>([](auto i) { return … }) with i an
+/// std::integral_constant, folded left; used for n-dimensional losses.
+template <std::size_t N, class F>
+constexpr auto sum(F f) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return (zero{} + ... + f(std::integral_constant<std::size_t, I>{}));
+    }(std::make_index_sequence<N>{});
+}
+
+namespace literals {
+namespace detail {
+template <char... Cs>
+constexpr auto parse_decimal() {
+    constexpr char s[] = {Cs...};
+    std::intmax_t num = 0;
+    std::intmax_t den = 1;
+    bool after_point = false;
+    for (char ch : s) {
+        if (ch == '.') {
+            after_point = true;
+        } else if (ch != '\'') {
+            num = num * 10 + (ch - '0');
+            if (after_point) den *= 10;
+        }
+    }
+    return std::pair{num, den};
+}
+}  // namespace detail
+
+/// 3_c, 0.25_c: exact compile-time rational constants (decimal digits only).
+template <char... Cs>
+constexpr auto operator""_c() {
+    static_assert((((Cs >= '0' && Cs <= '9') || Cs == '.' || Cs == '\'') && ...),
+                  "_c takes a plain decimal number such as 3_c or 0.25_c");
+    constexpr auto nd = detail::parse_decimal<Cs...>();
+    return c<nd.first, nd.second>;
+}
+}  // namespace literals
+
+}  // namespace teleport::expr
