@@ -24,17 +24,51 @@ constexpr auto diff(E) {
     if constexpr (is_variable<E>::value) {
         if constexpr (E::index == I) return one{};
         else return zero{};
-    } else if constexpr (!depends_on_v<I, E>) {
+    } else if constexpr (!depends_on<E>(I)) {
         return zero{};  // constants, parameters and subexpressions free of x_I
     } else {
         return diff_rule<I, E>::apply();
     }
 }
 
-template <std::size_t I, class A, class B>
-struct diff_rule<I, node<op::add, A, B>> {
+// For a sum: which terms contain each variable, as one table per sum node (compressed rows:
+// the terms containing x_i are at[start[i]] … at[start[i+1] − 1]).
+template <class... Ts>
+struct sum_incidence {
+    static constexpr std::size_t variables = std::max({std::size_t{0}, variable_count<Ts>::value...});
+    static constexpr std::size_t entries = (std::size_t{0} + ... + variable_set<Ts>::indices.size());
+    static constexpr auto table = [] {
+        std::array<std::size_t, variables + 1> start{};
+        std::array<std::size_t, entries> at{};
+        std::size_t term = 0;
+        ((
+             [&] {
+                 for (std::size_t i : variable_set<Ts>::indices) ++start[i + 1];
+             }()),
+         ...);
+        for (std::size_t i = 0; i < variables; ++i) start[i + 1] += start[i];
+        auto fill = start;
+        ((
+             [&] {
+                 for (std::size_t i : variable_set<Ts>::indices) at[fill[i]++] = term;
+                 ++term;
+             }()),
+         ...);
+        return std::pair{start, at};
+    }();
+};
+
+template <std::size_t I, class... Ts>
+struct diff_rule<I, node<op::add, Ts...>> {
+    // Only the terms that contain x_I are differentiated: in a long sum (an n-dimensional loss)
+    // that is a few of them, read off the sum's incidence table.
+    using incidence = sum_incidence<Ts...>;
+    static constexpr std::size_t first = incidence::table.first[I];
+    static constexpr std::size_t count = incidence::table.first[I + 1] - first;
     static constexpr auto apply() {
-        return make_add(diff<I>(A{}), diff<I>(B{}));
+        return []<std::size_t... K>(std::index_sequence<K...>) {
+            return fold_add(diff<I>(pack_element<incidence::table.second[first + K], Ts...>{})...);
+        }(std::make_index_sequence<count>{});
     }
 };
 template <std::size_t I, class A, class B>
@@ -100,7 +134,7 @@ struct diff_rule<I, node<op::tanh, A>> {
 // Rebuild a node from new children through the simplifying constructors.
 template <class Op, class... C>
 constexpr auto rebuild(Op, C... children) {
-    if constexpr (std::is_same_v<Op, op::add>) return make_add(children...);
+    if constexpr (std::is_same_v<Op, op::add>) return fold_add(zero{}, children...);
     else if constexpr (std::is_same_v<Op, op::mul>) return make_mul(children...);
     else if constexpr (std::is_same_v<Op, op::div>) return make_div(children...);
     else if constexpr (requires { Op::exponent; }) return make_pow<Op::exponent>(children...);

@@ -10,11 +10,20 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
 #include <type_traits>
+
+// The compiler's type-identity builtin: a fold over it instantiates nothing, where a fold over
+// std::is_same_v instantiates one variable template per pair (quadratic in the node count).
+#if defined(__GNUC__) || defined(__clang__)
+#define TELEPORT_IS_SAME(A, B) __is_same(A, B)
+#else
+#define TELEPORT_IS_SAME(A, B) std::is_same_v<A, B>
+#endif
 
 namespace teleport::expr {
 
@@ -78,8 +87,9 @@ using one = constant<1>;
 // ---------------------------------------------------------------------------------------------
 // Operations. Each knows how to compute its value from its children's values.
 namespace op {
+/// n-ary sum (sums are kept flat, so a long sum is one node, not a deep chain).
 struct add {
-    template <class T> static constexpr T apply(T a, T b) { return a + b; }
+    template <class T, class... Ts> static constexpr T apply(T a, Ts... rest) { return (a + ... + rest); }
 };
 struct mul {
     template <class T> static constexpr T apply(T a, T b) { return a * b; }
@@ -170,13 +180,62 @@ struct parameter_count<node<Op, C...>>
     : std::integral_constant<std::size_t, std::max({std::size_t{0}, parameter_count<C>::value...})> {};
 template <class E> inline constexpr std::size_t parameter_count_v = parameter_count<E>::value;
 
-// Whether variable I occurs in E.
-template <std::size_t I, class E> struct depends_on : std::false_type {};
-template <std::size_t I, std::size_t J, fixed_string N>
-struct depends_on<I, variable<J, N>> : std::bool_constant<I == J> {};
-template <std::size_t I, class Op, class... C>
-struct depends_on<I, node<Op, C...>> : std::bool_constant<(depends_on<I, C>::value || ...)> {};
-template <std::size_t I, class E> inline constexpr bool depends_on_v = depends_on<I, E>::value;
+// The sorted indices of the variables that occur in E, computed once per node (not once per
+// (variable, node) pair: an n-dimensional gradient asks n questions of every node).
+template <class E> struct variable_set {
+    static constexpr std::array<std::size_t, 0> indices{};
+};
+template <std::size_t I, fixed_string N> struct variable_set<variable<I, N>> {
+    static constexpr std::array<std::size_t, 1> indices{I};
+};
+template <class Op, class... C> struct variable_set<node<Op, C...>> {
+  private:
+    static constexpr std::size_t bound = std::max({std::size_t{0}, variable_count<C>::value...});
+    // membership mask over 0 … bound−1: linear in the children's sets, no sorting
+    static constexpr auto mask = [] {
+        std::array<bool, bound> m{};
+        ((
+             [&] {
+                 for (std::size_t i : variable_set<C>::indices) m[i] = true;
+             }()),
+         ...);
+        return m;
+    }();
+    static constexpr std::size_t distinct = [] {
+        std::size_t n = 0;
+        for (bool b : mask) n += b ? 1 : 0;
+        return n;
+    }();
+
+  public:
+    static constexpr std::array<std::size_t, distinct> indices = [] {
+        std::array<std::size_t, distinct> out{};
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < bound; ++i)
+            if (mask[i]) out[n++] = i;
+        return out;
+    }();
+};
+
+/// Whether variable I occurs in E.
+template <class E>
+constexpr bool depends_on(std::size_t i) {
+    const auto& s = variable_set<E>::indices;
+    return std::binary_search(s.begin(), s.end(), i);
+}
+template <std::size_t I, class E> inline constexpr bool depends_on_v = depends_on<E>(I);
+
+// The K-th type of a pack in O(1) for the compiler: overload resolution against indexed bases.
+template <std::size_t K, class T> struct indexed {};
+template <class Seq, class... Ts> struct indexer;
+template <std::size_t... Ks, class... Ts>
+struct indexer<std::index_sequence<Ks...>, Ts...> : indexed<Ks, Ts>... {};
+template <std::size_t K, class T>
+T pick_indexed(const indexed<K, T>*);
+template <class T, std::size_t K>
+std::integral_constant<std::size_t, K> index_of_indexed(const indexed<K, T>*);
+template <std::size_t K, class... Ts>
+using pack_element = decltype(pick_indexed<K>(static_cast<const indexer<std::index_sequence_for<Ts...>, Ts...>*>(nullptr)));
 
 // Number of nodes in the expression tree (with repetition): a measure of size.
 template <class E> struct tree_size : std::integral_constant<std::size_t, 1> {};

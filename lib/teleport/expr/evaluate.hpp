@@ -28,102 +28,137 @@ namespace detail {
 template <class E> struct is_node : std::false_type {};
 template <class Op, class... C> struct is_node<node<Op, C...>> : std::true_type {};
 
-// Post-order list of the distinct inner nodes of E, appended to the list L (skipping those in L).
-template <class E, class... Ts>
-constexpr auto collect(type_list<Ts...> l, E);
+// Post-order list of the distinct inner nodes of E appended to List (skipping those already in
+// it). Class templates rather than constexpr functions: they produce no symbols, which keeps the
+// compiler's work linear in the number of nodes for large expressions.
+template <class List, class E> struct contains;
+template <class... Ts, class E>
+struct contains<type_list<Ts...>, E> : std::bool_constant<(TELEPORT_IS_SAME(E, Ts) || ...)> {};
 
-// The same, through a sequence of expressions, left to right.
-template <class L>
-constexpr auto collect_seq(L l) {
-    return l;
-}
-template <class L, class E, class... Es>
-constexpr auto collect_seq(L l, E e, Es... es) {
-    return collect_seq(collect(l, e), es...);
-}
+template <class List, class E> struct append;
+template <class... Ts, class E> struct append<type_list<Ts...>, E> {
+    using type = type_list<Ts..., E>;
+};
 
-template <class E, class... Us>
-constexpr auto append_new(type_list<Us...>) {
-    if constexpr ((std::is_same_v<E, Us> || ...)) return type_list<Us...>{};
-    else return type_list<Us..., E>{};
-}
-
-template <class E, class... Ts>
-constexpr auto collect(type_list<Ts...> l, E) {
-    if constexpr (!is_node<E>::value || (std::is_same_v<E, Ts> || ...)) {
-        return l;
-    } else {
-        return []<class Op, class... C>(node<Op, C...>, auto start) {
-            return append_new<E>(collect_seq(start, C{}...));  // children first
-        }(E{}, l);
-    }
-}
+template <class List, class E, bool Skip = !is_node<E>::value || contains<List, E>::value>
+struct collect {
+    using type = List;
+};
+template <class List, class... Es> struct collect_seq;
+template <class List> struct collect_seq<List> {
+    using type = List;
+};
+template <class List, class E, class... Es> struct collect_seq<List, E, Es...> {
+    using type = typename collect_seq<typename collect<List, E>::type, Es...>::type;
+};
+template <class List, class Op, class... C>
+struct collect<List, node<Op, C...>, false> {
+    // children first; a child may have brought this node in already only if the expression is cyclic,
+    // which empty types cannot be, so the node is appended unconditionally
+    using type = typename append<typename collect_seq<List, C...>::type, node<Op, C...>>::type;
+};
 
 // Slot lookup: the program's node list becomes a class with one base slot<E, i> per node, and the
-// slot of E is deduced from the conversion to its base — O(1) per lookup for the compiler.
+// slot of E is deduced from the conversion to its base (declaration only, used in decltype).
 template <class E, std::size_t I> struct slot {};
 template <class List, class Seq> struct slot_map;
 template <class... Ts, std::size_t... Is>
 struct slot_map<type_list<Ts...>, std::index_sequence<Is...>> : slot<Ts, Is>... {};
 template <class E, std::size_t I>
-constexpr std::size_t slot_of(const slot<E, I>*) {
-    return I;
+std::integral_constant<std::size_t, I> slot_lookup(const slot<E, I>*);
+
+// The compiled form: every operand becomes a small `source` (a constant, a variable, a parameter
+// or a slot) and every node an `instruction` over sources. The code that runs is instantiated on
+// these short types only, never on the (deep) expression types, which keeps symbol names short.
+enum class source_kind { constant, variable, parameter, slot };
+template <source_kind Kind, std::intmax_t A, std::intmax_t B = 1>
+struct source {};
+template <class Op, class... Sources>
+struct instruction {};
+
+template <class E, class Map>
+struct source_of {
+    using type = source<source_kind::slot,
+                        decltype(slot_lookup<E>(static_cast<const Map*>(nullptr)))::value>;
+};
+template <std::intmax_t N, std::intmax_t D, class Map>
+struct source_of<constant<N, D>, Map> {
+    using type = source<source_kind::constant, N, D>;
+};
+template <std::size_t I, fixed_string Name, class Map>
+struct source_of<variable<I, Name>, Map> {
+    using type = source<source_kind::variable, static_cast<std::intmax_t>(I)>;
+};
+template <std::size_t K, fixed_string Name, class Map>
+struct source_of<parameter<K, Name>, Map> {
+    using type = source<source_kind::parameter, static_cast<std::intmax_t>(K)>;
+};
+
+template <class E, class Map> struct instruction_of;
+template <class Op, class... C, class Map>
+struct instruction_of<node<Op, C...>, Map> {
+    using type = instruction<Op, typename source_of<C, Map>::type...>;
+};
+
+template <class T, source_kind Kind, std::intmax_t A, std::intmax_t B, class Slots, class X, class P>
+inline T load(source<Kind, A, B>, const Slots& v, const X& x, const P& p) {
+    if constexpr (Kind == source_kind::constant) return constant<A, B>::template value<T>;
+    else if constexpr (Kind == source_kind::variable) return static_cast<T>(x[static_cast<std::size_t>(A)]);
+    else if constexpr (Kind == source_kind::parameter) return static_cast<T>(p[static_cast<std::size_t>(A)]);
+    else return v[static_cast<std::size_t>(A)];
 }
+
+template <class T, class Op, class... S, class Slots, class X, class P>
+inline T execute(instruction<Op, S...>, const Slots& v, const X& x, const P& p) {
+    return Op::template apply<T>(load<T>(S{}, v, x, p)...);
+}
+
+template <class T, std::size_t Count, class... Is, class X, class P>
+inline void run_instructions(type_list<Is...>, std::array<T, Count>& v, const X& x, const P& p) {
+    std::size_t k = 0;
+    ((v[k++] = execute<T>(Is{}, v, x, p)), ...);  // post-order: children are already in place
+}
+
+template <class T, class... Outs, class Slots, class X, class P, class Sink>
+inline void emit_outputs(type_list<Outs...>, const Slots& v, const X& x, const P& p, Sink& sink) {
+    [&]<std::size_t... K>(std::index_sequence<K...>) {
+        (sink(std::integral_constant<std::size_t, K>{}, load<T>(Outs{}, v, x, p)), ...);
+    }(std::index_sequence_for<Outs...>{});
+}
+
+template <class List, class Map> struct compile_list;
+template <class... Ns, class Map> struct compile_list<type_list<Ns...>, Map> {
+    using instructions = type_list<typename instruction_of<Ns, Map>::type...>;
+};
 
 }  // namespace detail
 
 /// A straight-line program computing the expressions Roots... with shared subexpressions once.
 template <class... Roots>
 struct program {
-    using nodes = decltype(detail::collect_seq(type_list<>{}, Roots{}...));
+    using nodes = typename detail::collect_seq<type_list<>, Roots...>::type;
     static constexpr std::size_t node_count = nodes::size;
 
   private:
     using map = detail::slot_map<nodes, std::make_index_sequence<node_count>>;
-
-    template <class E, class T, class Slots, class X, class P>
-    static T value(const Slots& v, const X& x, const P& p) {
-        if constexpr (is_constant_v<E>) {
-            return E::template value<T>;
-        } else if constexpr (is_variable<E>::value) {
-            return static_cast<T>(x[E::index]);
-        } else if constexpr (is_parameter<E>::value) {
-            return static_cast<T>(p[E::index]);
-        } else {
-            return v[detail::slot_of<E>(static_cast<const map*>(nullptr))];
-        }
-    }
-
-    template <class E, class T, class Slots, class X, class P>
-    static T compute(const Slots& v, const X& x, const P& p) {
-        return []<class Op, class... C>(node<Op, C...>, const Slots& vs, const X& xs, const P& ps) {
-            return Op::template apply<T>(value<C, T>(vs, xs, ps)...);
-        }(E{}, v, x, p);
-    }
-
-    template <class T, class X, class P, class... Ns>
-    static void fill(std::array<T, node_count>& v, const X& x, const P& p, type_list<Ns...>) {
-        std::size_t k = 0;
-        ((v[k++] = compute<Ns, T>(v, x, p)), ...);  // post-order: children are already in place
-    }
+    using instructions = typename detail::compile_list<nodes, map>::instructions;
+    using outputs = type_list<typename detail::source_of<Roots, map>::type...>;
 
   public:
-    /// Evaluate every root at the point x with parameter values p; one value per root, in order.
-    template <class T, class X, class P>
-    static std::array<T, sizeof...(Roots)> run(const X& x, const P& p) {
-        std::array<T, node_count> v;
-        fill<T>(v, x, p, nodes{});
-        return {value<Roots, T>(v, x, p)...};
-    }
-
     /// Evaluate, then hand each root's value to sink(std::integral_constant<size_t, k>, value).
     template <class T, class X, class P, class Sink>
     static void run_into(const X& x, const P& p, Sink&& sink) {
         std::array<T, node_count> v;
-        fill<T>(v, x, p, nodes{});
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (sink(std::integral_constant<std::size_t, K>{}, value<Roots, T>(v, x, p)), ...);
-        }(std::index_sequence_for<Roots...>{});
+        detail::run_instructions<T>(instructions{}, v, x, p);
+        detail::emit_outputs<T>(outputs{}, v, x, p, sink);
+    }
+
+    /// Evaluate every root at the point x with parameter values p; one value per root, in order.
+    template <class T, class X, class P>
+    static std::array<T, sizeof...(Roots)> run(const X& x, const P& p) {
+        std::array<T, sizeof...(Roots)> out;
+        run_into<T>(x, p, [&](auto k, T value) { out[k()] = value; });
+        return out;
     }
 };
 

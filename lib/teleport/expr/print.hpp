@@ -68,13 +68,20 @@ printed print(E, bool latex) {
         return []<class Op, class... C>(node<Op, C...>, bool l) -> printed {
             const printed parts[] = {print(C{}, l)...};
             if constexpr (std::is_same_v<Op, op::add>) {
-                using B = std::tuple_element_t<1, std::tuple<C...>>;
-                if constexpr (is_negative_term<B>::value) {
-                    // a + (−c)·b prints as a − c·b
-                    const printed negated = print(decltype(make_neg(B{})){}, l);
-                    return {parts[0].text + " - " + wrap(negated, precedence::product, l), precedence::sum};
-                }
-                return {parts[0].text + " + " + parts[1].text, precedence::sum};
+                // a + (−c)·b prints as a − c·b
+                std::string text = parts[0].text;
+                std::size_t k = 1;
+                (
+                    [&] {
+                        if (k++ == 1) return;  // the first term is already in
+                        if constexpr (is_negative_term<C>::value) {
+                            text += " - " + wrap(print(decltype(make_neg(C{})){}, l), precedence::product, l);
+                        } else {
+                            text += " + " + print(C{}, l).text;
+                        }
+                    }(),
+                    ...);
+                return {text, precedence::sum};
             } else if constexpr (std::is_same_v<Op, op::mul>) {
                 using A = std::tuple_element_t<0, std::tuple<C...>>;
                 if constexpr (std::is_same_v<A, constant<-1>>) {

@@ -40,6 +40,10 @@ template <class E> struct coefficient_split {
     using coefficient = one;
     using rest = E;
 };
+template <std::intmax_t N, std::intmax_t D> struct coefficient_split<constant<N, D>> {
+    using coefficient = constant<N, D>;
+    using rest = one;  // so that constant terms of a sum merge with each other
+};
 template <std::intmax_t N, std::intmax_t D, class R> struct coefficient_split<node<op::mul, constant<N, D>, R>> {
     using coefficient = constant<N, D>;
     using rest = R;
@@ -62,7 +66,65 @@ struct power_split<node<op::pow<N>, A>> {
 template <int N, expression A> constexpr auto make_pow(A);
 template <expression A, expression B> constexpr auto make_mul(A, B);
 
-/// a + b, simplified.
+template <expression A, expression B> constexpr auto make_add(A, B);
+
+namespace detail {
+
+template <class E> struct is_sum : std::false_type {};
+template <class... Ts> struct is_sum<node<op::add, Ts...>> : std::true_type {};
+
+template <class... Ts> struct terms {};
+
+template <class... As, class... Bs>
+constexpr terms<As..., Bs...> operator+(terms<As...>, terms<Bs...>) {
+    return {};
+}
+
+// A sum of the given terms: nothing → 0, one term → itself.
+template <class... Ts>
+constexpr auto sum_of(terms<Ts...>) {
+    if constexpr (sizeof...(Ts) == 0) return zero{};
+    else if constexpr (sizeof...(Ts) == 1) return (Ts{}, ...);
+    else return node<op::add, Ts...>{};
+}
+
+// T with B merged into it if both have the same non-constant part; dropped if that gives 0.
+template <class B, class T>
+constexpr auto merge_if_same() {
+    if constexpr (TELEPORT_IS_SAME(typename coefficient_split<T>::rest, typename coefficient_split<B>::rest)) {
+        using merged = decltype(make_add(T{}, B{}));  // two single terms: c₁·r + c₂·r = (c₁ + c₂)·r
+        if constexpr (std::is_same_v<merged, zero>) return terms<>{};
+        else return terms<merged>{};
+    } else {
+        return terms<T>{};
+    }
+}
+
+// Add the single term B to a flat sum: merged into a like term if there is one, else appended.
+template <class B, class... Ts>
+constexpr auto add_term(terms<Ts...>) {
+    constexpr bool found =
+        (TELEPORT_IS_SAME(typename coefficient_split<Ts>::rest, typename coefficient_split<B>::rest) || ...);
+    if constexpr (found) return (terms<>{} + ... + merge_if_same<B, Ts>());
+    else return terms<Ts..., B>{};
+}
+
+constexpr auto fold_add() {
+    return zero{};
+}
+template <class A>
+constexpr auto fold_add(A a) {
+    return a;
+}
+template <class A, class B, class... Bs>
+constexpr auto fold_add(A a, B b, Bs... bs) {
+    return fold_add(make_add(a, b), bs...);
+}
+
+}  // namespace detail
+
+/// a + b, simplified. Sums are kept flat: a + (b + c) and (a + b) + c are both the node
+/// add<a, b, c>, in the order the terms were added.
 template <expression A, expression B>
 constexpr auto make_add(A, B) {
     using split_a = detail::coefficient_split<A>;
@@ -73,6 +135,15 @@ constexpr auto make_add(A, B) {
         return B{};
     } else if constexpr (std::is_same_v<B, zero>) {
         return A{};
+    } else if constexpr (detail::is_sum<B>::value) {
+        // a + (b₁ + … + bₖ) = ((a + b₁) + …) + bₖ, keeping the sum flat
+        return []<class... Bs>(node<op::add, Bs...>) {
+            return detail::fold_add(A{}, Bs{}...);
+        }(B{});
+    } else if constexpr (detail::is_sum<A>::value) {
+        return []<class... As>(node<op::add, As...>) {
+            return detail::sum_of(detail::add_term<B>(detail::terms<As...>{}));
+        }(A{});
     } else if constexpr (std::is_same_v<typename split_a::rest, typename split_b::rest>) {
         // c₁·r + c₂·r = (c₁ + c₂)·r
         return make_mul(detail::const_sum<typename split_a::coefficient, typename split_b::coefficient>{},
@@ -199,12 +270,44 @@ template <expression A> constexpr auto sin(A a) { return make_unary(op::sin{}, a
 template <expression A> constexpr auto cos(A a) { return make_unary(op::cos{}, a); }
 template <expression A> constexpr auto tanh(A a) { return make_unary(op::tanh{}, a); }
 
-/// Sum or product over a compile-time range: sum<N>([](auto i) { return … }) with i an
-/// std::integral_constant, folded left; used for n-dimensional losses.
+namespace detail {
+template <class T> constexpr auto flatten_term(T) {
+    if constexpr (std::is_same_v<T, zero>) return terms<>{};
+    else return terms<T>{};
+}
+template <class... Ts> constexpr auto flatten_term(node<op::add, Ts...>) {
+    return terms<Ts...>{};
+}
+// True when no two terms share their non-constant part. The parts become the bases of one
+// class; looking a part up is ambiguous exactly when it occurs twice (linear, not quadratic).
+template <class... Ts>
+constexpr bool no_like_terms(terms<Ts...>) {
+    using parts = indexer<std::index_sequence_for<Ts...>, typename coefficient_split<Ts>::rest...>;
+    return (requires { index_of_indexed<typename coefficient_split<Ts>::rest>(static_cast<const parts*>(nullptr)); } &&
+            ...);
+}
+}  // namespace detail
+
+/// t₀ + t₁ + … as one flat sum, simplified like repeated make_add but built in one step when no
+/// two terms combine (the common case for an n-dimensional loss, which would otherwise cost the
+/// compiler a quadratic number of intermediate sums).
+template <expression... Ts>
+constexpr auto make_sum(Ts...) {
+    using all = std::conditional_t<((detail::is_sum<Ts>::value || std::is_same_v<Ts, zero>) || ...),
+                                   decltype((detail::terms<>{} + ... + detail::flatten_term(Ts{}))),
+                                   detail::terms<Ts...>>;
+    if constexpr (detail::no_like_terms(all{})) {
+        return detail::sum_of(all{});
+    } else {
+        return detail::fold_add(zero{}, Ts{}...);
+    }
+}
+
+/// Σ_{i<N} f(i) with i an std::integral_constant, for n-dimensional losses.
 template <std::size_t N, class F>
 constexpr auto sum(F f) {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return (zero{} + ... + f(std::integral_constant<std::size_t, I>{}));
+        return make_sum(f(std::integral_constant<std::size_t, I>{})...);
     }(std::make_index_sequence<N>{});
 }
 

@@ -31,6 +31,20 @@ namespace teleport::expr {
 
 namespace detail {
 
+// Positions of the entries of a pack for which a predicate holds, computed as constant data.
+template <std::size_t N>
+struct selection {
+    std::array<std::size_t, N> at{};
+    std::size_t count = 0;
+};
+template <std::size_t N>
+constexpr selection<N> select(const std::array<bool, N>& keep) {
+    selection<N> s;
+    for (std::size_t k = 0; k < N; ++k)
+        if (keep[k]) s.at[s.count++] = k;
+    return s;
+}
+
 template <class X> struct static_extent : std::integral_constant<std::size_t, 0> {};
 template <class T, std::size_t M> struct static_extent<std::array<T, M>> : std::integral_constant<std::size_t, M> {};
 
@@ -71,38 +85,37 @@ struct hessian_entry {
 
 template <std::size_t N, class E>
 struct hessian_structure {
-    static constexpr std::size_t pair_count = N * (N + 1) / 2;
-    static constexpr auto pairs = [] {
-        std::array<std::pair<std::size_t, std::size_t>, pair_count> p{};
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < N; ++i)
-            for (std::size_t j = i; j < N; ++j) p[k++] = {i, j};
-        return p;
-    }();
+    template <std::size_t I>
+    using gradient_entry = decltype(diff<I>(E{}));
+
+    // Entry (i, j), j ≥ i, can be non-zero only if ∂L/∂x_i depends on x_j: read that off the
+    // gradient's variable sets first, so only those second derivatives are generated.
+    static constexpr auto candidates = []<std::size_t... I>(std::index_sequence<I...>) {
+        std::array<std::pair<std::size_t, std::size_t>, N*(N + 1) / 2> p{};
+        std::size_t count = 0;
+        (
+            [&] {
+                for (std::size_t j : variable_set<gradient_entry<I>>::indices)
+                    if (j >= I) p[count++] = {I, j};
+            }(),
+            ...);
+        return std::pair{p, count};
+    }(std::make_index_sequence<N>{});
+
     template <std::size_t K>
-    using entry_expr = decltype(diff<pairs[K].second>(diff<pairs[K].first>(E{})));
+    using candidate_expr = decltype(diff<candidates.first[K].second>(gradient_entry<candidates.first[K].first>{}));
 
     template <std::size_t... K>
-    static constexpr std::array<bool, pair_count> nonzero_of(std::index_sequence<K...>) {
-        return {!std::is_same_v<entry_expr<K>, zero>...};
+    static constexpr std::array<bool, sizeof...(K)> nonzero_of(std::index_sequence<K...>) {
+        return {!std::is_same_v<candidate_expr<K>, zero>...};
     }
-    static constexpr std::array<bool, pair_count> nonzero = nonzero_of(std::make_index_sequence<pair_count>{});
-    static constexpr std::size_t count = [] {
-        std::size_t n = 0;
-        for (bool b : nonzero) n += b ? 1 : 0;
-        return n;
-    }();
-    static constexpr std::array<std::size_t, count> kept = [] {
-        std::array<std::size_t, count> out{};
-        std::size_t m = 0;
-        for (std::size_t k = 0; k < pair_count; ++k)
-            if (nonzero[k]) out[m++] = k;
-        return out;
-    }();
+    static constexpr auto kept = select(nonzero_of(std::make_index_sequence<candidates.second>{}));
+
     template <std::size_t... M>
     static auto entries_of(std::index_sequence<M...>)
-        -> type_list<hessian_entry<pairs[kept[M]].first, pairs[kept[M]].second, entry_expr<kept[M]>>...>;
-    using entries = decltype(entries_of(std::make_index_sequence<count>{}));
+        -> type_list<hessian_entry<candidates.first[kept.at[M]].first, candidates.first[kept.at[M]].second,
+                                   candidate_expr<kept.at[M]>>...>;
+    using entries = decltype(entries_of(std::make_index_sequence<kept.count>{}));
 };
 
 template <class List> struct entry_exprs;

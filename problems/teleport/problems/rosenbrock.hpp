@@ -1,0 +1,45 @@
+// teleport/problems/rosenbrock.hpp — the Rosenbrock function (paper eq. 3) and its n-dimensional
+// extension, written as expressions: every derivative is generated, none is hand-coded.
+#pragma once
+
+#include <cstddef>
+
+#include "teleport/expression.hpp"
+
+namespace teleport::problems {
+
+namespace rosenbrock_vars {
+inline constexpr expr::variable<0, "x_1"> x1{};
+inline constexpr expr::variable<1, "x_2"> x2{};
+}  // namespace rosenbrock_vars
+
+/// L(x₁, x₂) = 100 (x₁² − x₂)² + (x₁ − 1)², minimum 0 at (1, 1) (paper eq. 3).
+inline constexpr auto rosenbrock_expression() {
+    using namespace expr::literals;
+    using rosenbrock_vars::x1;
+    using rosenbrock_vars::x2;
+    return 100_c * expr::pow<2>(x1 * x1 - x2) + expr::pow<2>(x1 - 1_c);
+}
+
+/// The Rosenbrock loss as a differentiable function of two variables.
+inline auto rosenbrock() { return make_function<2>(rosenbrock_expression()); }
+
+/// Extended Rosenbrock in N ≥ 2 dimensions:
+/// L(x) = Σ_{i=0}^{N−2} 100 (x_{i+1} − x_i²)² + (1 − x_i)², minimum 0 at (1, …, 1).
+template <std::size_t N>
+constexpr auto extended_rosenbrock_expression() {
+    static_assert(N >= 2, "the extended Rosenbrock function needs at least two variables");
+    using namespace expr::literals;
+    return expr::sum<N - 1>([](auto i) {
+        constexpr expr::variable<i()> xi{};
+        constexpr expr::variable<i() + 1> xnext{};
+        return 100_c * expr::pow<2>(xnext - xi * xi) + expr::pow<2>(1_c - xi);
+    });
+}
+
+template <std::size_t N>
+auto extended_rosenbrock() {
+    return make_function<N>(extended_rosenbrock_expression<N>());
+}
+
+}  // namespace teleport::problems
