@@ -32,6 +32,10 @@ template <std::intmax_t N, std::intmax_t D> struct is_negative_term<constant<N, 
 template <std::intmax_t N, std::intmax_t D, class R>
 struct is_negative_term<node<op::mul, constant<N, D>, R>> : std::bool_constant<(N < 0)> {};
 
+template <class E> struct node_op { using type = void; };
+template <class Op, class... C> struct node_op<node<Op, C...>> { using type = Op; };
+template <class E> using node_op_t = typename node_op<E>::type;
+
 template <class Op> constexpr const char* function_name(bool latex) {
     if constexpr (std::is_same_v<Op, op::exp>) return latex ? "\\exp" : "exp";
     else if constexpr (std::is_same_v<Op, op::log>) return latex ? "\\log" : "log";
@@ -88,7 +92,10 @@ printed print(E, bool latex) {
                     return {"-" + wrap(parts[1], precedence::power, l), precedence::unary_minus};
                 }
                 const std::string sep = l ? (is_constant_v<A> ? " " : " \\cdot ") : "*";
-                return {wrap(parts[0], precedence::product, l) + sep + wrap(parts[1], precedence::power, l),
+                // a·(b·c) prints as a*b*c: the product is associative, so the grouping is immaterial
+                const bool right_is_product = std::is_same_v<node_op_t<std::tuple_element_t<1, std::tuple<C...>>>, op::mul>;
+                return {wrap(parts[0], precedence::product, l) + sep +
+                            wrap(parts[1], right_is_product ? precedence::product : precedence::power, l),
                         precedence::product};
             } else if constexpr (std::is_same_v<Op, op::div>) {
                 if (l) return {"\\frac{" + parts[0].text + "}{" + parts[1].text + "}", precedence::atom};

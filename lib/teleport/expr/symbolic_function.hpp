@@ -240,7 +240,7 @@ class symbolic_function {
     template <std::size_t I>
     auto derivative() const {
         static_assert(I < N, "derivative index out of range: it must be below the function's number of variables");
-        using D = decltype(diff<I>(E{}));
+        using D = decltype(detail::diff<I>(E{}));
         symbolic_function<D, N> d;
         if constexpr (symbolic_function<D, N>::parameter_count > 0)
             d.set_parameters(std::span<const double>(parameters_.data(), symbolic_function<D, N>::parameter_count));

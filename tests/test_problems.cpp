@@ -1,0 +1,97 @@
+// The paper's problems: known minima and values, and every generated derivative through the
+// finite-difference harness.
+#include <array>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "derivative_check.hpp"
+#include "teleport/problems/booth.hpp"
+#include "teleport/problems/quadratic.hpp"
+#include "teleport/problems/rosenbrock.hpp"
+
+using teleport::testing::box;
+using teleport::testing::check_derivatives;
+namespace problems = teleport::problems;
+
+namespace {
+// A random SPD matrix A = B Bᵀ + n I (row-major) from a seeded generator.
+template <std::size_t N>
+std::array<double, N * N> random_spd(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal;
+    std::array<double, N * N> b{};
+    for (double& e : b) e = normal(rng);
+    std::array<double, N * N> a{};
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t j = 0; j < N; ++j) {
+            for (std::size_t k = 0; k < N; ++k) a[i * N + j] += b[i * N + k] * b[j * N + k];
+            if (i == j) a[i * N + j] += static_cast<double>(N);
+        }
+    return a;
+}
+}  // namespace
+
+TEST_CASE("Rosenbrock: value, minimum and derivatives", "[problems]") {
+    const auto f = problems::rosenbrock();
+    REQUIRE(f.evaluate(std::array<double, 2>{1, 1}) == 0.0);
+    REQUIRE(f.evaluate(std::array<double, 2>{-1, -1}) == 404.0);
+    std::array<double, 2> g{};
+    f.gradient(std::array<double, 2>{1, 1}, g);
+    REQUIRE(g == std::array<double, 2>{0, 0});
+    check_derivatives<2>(f, {-2, 2}, 101, 8);
+}
+
+TEST_CASE("Booth: value, minimum and derivatives", "[problems]") {
+    const auto f = problems::booth();
+    REQUIRE(f.evaluate(std::array<double, 2>{1, 3}) == 0.0);
+    REQUIRE(f.evaluate(std::array<double, 2>{5, -5}) == 144.0);  // (5 − 10 − 7)² + (10 − 5 − 5)²
+    check_derivatives<2>(f, {-6, 6}, 102, 8);
+}
+
+TEST_CASE("extended Rosenbrock: value, minimum and derivatives", "[problems]") {
+    const auto f = problems::extended_rosenbrock<8>();
+    std::array<double, 8> ones{};
+    ones.fill(1.0);
+    REQUIRE(f.evaluate(ones) == 0.0);
+    std::array<double, 8> half{};
+    half.fill(0.5);
+    REQUIRE(f.evaluate(half) == Approx(7 * 6.5).epsilon(1e-15));  // each term 100·0.25² + 0.5²
+    check_derivatives<8>(f, {-1.5, 1.5}, 103, 3);
+    // the Hessian is tridiagonal: 8 diagonal and 7 off-diagonal entries are generated, no more
+    STATIC_REQUIRE(decltype(f)::hessian_nonzeros == 15);
+}
+
+TEST_CASE("quadratic wᵀAw for random SPD matrices", "[problems]") {
+    const auto a3 = random_spd<3>(7);
+    const problems::quadratic<3> q3(a3);
+    check_derivatives<3>(q3, {-2, 2}, 104, 4);
+    const auto a6 = random_spd<6>(8);
+    const problems::quadratic<6> q6(a6);
+    check_derivatives<6>(q6, {-2, 2}, 105, 3);
+    // gradient 2Aw and Hessian 2A, exactly as the matrix says
+    std::array<double, 6> w{0.5, -1, 2, 0.25, -0.75, 1.5};
+    std::array<double, 6> g{};
+    std::array<std::array<double, 6>, 6> h{};
+    q6.gradient(w, g);
+    q6.hessian(w, h);
+    for (std::size_t i = 0; i < 6; ++i) {
+        double aw = 0;
+        for (std::size_t j = 0; j < 6; ++j) {
+            aw += a6[i * 6 + j] * w[j];
+            REQUIRE(h[i][j] == 2 * a6[i * 6 + j]);
+        }
+        REQUIRE(g[i] == Approx(2 * aw).epsilon(1e-14));
+    }
+}
+
+TEST_CASE("quadratic rejects a matrix that is not symmetric positive definite", "[problems][errors]") {
+    REQUIRE_THROWS_WITH(problems::quadratic<2>(std::array<double, 4>{1, 2, 0, 1}),
+                        "quadratic: the matrix is not symmetric (entry (0, 1) differs from its transpose)");
+    REQUIRE_THROWS_WITH(problems::quadratic<2>(std::array<double, 4>{1, 2, 2, 1}),
+                        "quadratic: the matrix is not positive definite");
+    REQUIRE_THROWS_WITH(problems::quadratic<2>(std::array<double, 4>{1, 0, 0, std::nan("")}),
+                        "quadratic: the matrix has a non-finite entry");
+    REQUIRE_THROWS_WITH(problems::quadratic<2>(std::array<double, 3>{1, 0, 0}),
+                        "quadratic: expected an 2x2 matrix, got 3 entries");
+}
