@@ -22,9 +22,17 @@ struct printed {
     precedence prec;
 };
 
+// Concatenation by appending (GCC 12 warns falsely, -Wrestrict, on "literal" + std::string&&).
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+    std::string out;
+    (out.append(parts), ...);
+    return out;
+}
+
 inline std::string wrap(const printed& p, precedence needed, bool latex) {
     if (static_cast<int>(p.prec) >= static_cast<int>(needed)) return p.text;
-    return latex ? "\\left(" + p.text + "\\right)" : "(" + p.text + ")";
+    return latex ? cat("\\left(", p.text, "\\right)") : cat("(", p.text, ")");
 }
 
 template <class E> struct is_negative_term : std::false_type {};
@@ -51,10 +59,10 @@ printed print_constant(bool latex) {
     if constexpr (D == 1) {
         return {std::to_string(N), prec};
     } else if (latex) {
-        return {std::string(N < 0 ? "-" : "") + "\\frac{" + std::to_string(N < 0 ? -N : N) + "}{" + std::to_string(D) + "}",
+        return {cat(N < 0 ? "-" : "", "\\frac{", std::to_string(N < 0 ? -N : N), "}{", std::to_string(D), "}"),
                 N < 0 ? precedence::unary_minus : precedence::atom};
     } else {
-        return {std::to_string(N) + "/" + std::to_string(D), prec};
+        return {cat(std::to_string(N), "/", std::to_string(D)), prec};
     }
 }
 
@@ -65,7 +73,7 @@ printed print(E, bool latex) {
         const char* prefix = is_variable<E>::value ? "x" : "p";
         if (!name.empty()) return {name.c_str(), precedence::atom};
         const std::string index = std::to_string(E::index);
-        return {prefix + (latex ? "_{" + index + "}" : index), precedence::atom};
+        return {latex ? cat(prefix, "_{", index, "}") : cat(prefix, index), precedence::atom};
     } else if constexpr (is_constant_v<E>) {
         return print_constant<E::num, E::den>(latex);
     } else {
@@ -79,9 +87,9 @@ printed print(E, bool latex) {
                     [&] {
                         if (k++ == 1) return;  // the first term is already in
                         if constexpr (is_negative_term<C>::value) {
-                            text += " - " + wrap(print(decltype(make_neg(C{})){}, l), precedence::product, l);
+                            text += cat(" - ", wrap(print(decltype(make_neg(C{})){}, l), precedence::product, l));
                         } else {
-                            text += " + " + print(C{}, l).text;
+                            text += cat(" + ", print(C{}, l).text);
                         }
                     }(),
                     ...);
@@ -89,7 +97,7 @@ printed print(E, bool latex) {
             } else if constexpr (std::is_same_v<Op, op::mul>) {
                 using A = std::tuple_element_t<0, std::tuple<C...>>;
                 if constexpr (std::is_same_v<A, constant<-1>>) {
-                    return {"-" + wrap(parts[1], precedence::power, l), precedence::unary_minus};
+                    return {cat("-", wrap(parts[1], precedence::power, l)), precedence::unary_minus};
                 }
                 const std::string sep = l ? (is_constant_v<A> ? " " : " \\cdot ") : "*";
                 // a·(b·c) prints as a*b*c: the product is associative, so the grouping is immaterial
@@ -98,21 +106,21 @@ printed print(E, bool latex) {
                             wrap(parts[1], right_is_product ? precedence::product : precedence::power, l),
                         precedence::product};
             } else if constexpr (std::is_same_v<Op, op::div>) {
-                if (l) return {"\\frac{" + parts[0].text + "}{" + parts[1].text + "}", precedence::atom};
-                return {wrap(parts[0], precedence::product, false) + "/" + wrap(parts[1], precedence::power, false),
+                if (l) return {cat("\\frac{", parts[0].text, "}{", parts[1].text, "}"), precedence::atom};
+                return {cat(wrap(parts[0], precedence::product, false), "/", wrap(parts[1], precedence::power, false)),
                         precedence::product};
             } else if constexpr (requires { Op::exponent; }) {
                 const std::string e = std::to_string(Op::exponent);
-                if (l) return {wrap(parts[0], precedence::atom, true) + "^{" + e + "}", precedence::power};
-                return {wrap(parts[0], precedence::atom, false) + "^" + (Op::exponent < 0 ? "(" + e + ")" : e),
+                if (l) return {cat(wrap(parts[0], precedence::atom, true), "^{", e, "}"), precedence::power};
+                return {cat(wrap(parts[0], precedence::atom, false), "^", Op::exponent < 0 ? cat("(", e, ")") : e),
                         precedence::power};
             } else if constexpr (std::is_same_v<Op, op::sqrt>) {
-                if (l) return {"\\sqrt{" + parts[0].text + "}", precedence::atom};
-                return {"sqrt(" + parts[0].text + ")", precedence::atom};
+                if (l) return {cat("\\sqrt{", parts[0].text, "}"), precedence::atom};
+                return {cat("sqrt(", parts[0].text, ")"), precedence::atom};
             } else {
                 const std::string f = function_name<Op>(l);
-                if (l) return {f + "\\left(" + parts[0].text + "\\right)", precedence::atom};
-                return {f + "(" + parts[0].text + ")", precedence::atom};
+                if (l) return {cat(f, "\\left(", parts[0].text, "\\right)"), precedence::atom};
+                return {cat(f, "(", parts[0].text, ")"), precedence::atom};
             }
         }(E{}, latex);
     }
