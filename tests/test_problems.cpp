@@ -2,6 +2,11 @@
 // finite-difference harness.
 #include <array>
 #include <random>
+#include <vector>
+
+#include <xtensor-blas/xlinalg.hpp>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xbuilder.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -94,4 +99,88 @@ TEST_CASE("quadratic rejects a matrix that is not symmetric positive definite", 
                         "quadratic: the matrix has a non-finite entry");
     REQUIRE_THROWS_WITH(problems::quadratic<2>(std::array<double, 3>{1, 0, 0}),
                         "quadratic: expected an 2x2 matrix, got 3 entries");
+}
+
+TEST_CASE("quadratic with n given at run time: generated gradient and HVP", "[problems]") {
+    for (const std::size_t n : {std::size_t{1}, std::size_t{5}, std::size_t{12}}) {
+        CAPTURE(n);
+        std::mt19937_64 rng(200 + n);
+        std::normal_distribution<double> normal;
+        xt::xtensor<double, 2> b = xt::empty<double>({n, n});
+        for (double& e : b) e = normal(rng);
+        xt::xtensor<double, 2> a = xt::linalg::dot(b, xt::transpose(b)) + static_cast<double>(n) * xt::eye<double>(n);
+        a = 0.5 * (a + xt::transpose(a));  // exactly symmetric
+        const problems::dynamic_quadratic q(a);
+        REQUIRE(q.dimension() == n);
+
+        std::vector<double> w(n);
+        std::vector<double> v(n);
+        for (double& e : w) e = normal(rng);
+        for (double& e : v) e = normal(rng);
+        std::vector<double> g;
+        std::vector<double> hv;
+        const double loss = q.evaluate_with_gradient(w, g);
+        REQUIRE(loss == Approx(q.evaluate(w)).epsilon(1e-15));
+        q.hessian_vector_product(w, v, hv);
+        REQUIRE(g.size() == n);
+        REQUIRE(hv.size() == n);
+
+        // gradient against central differences of the loss; HVP against differences of the gradient
+        double scale_g = 1.0;
+        double scale_h = 1.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            scale_g = std::max(scale_g, std::abs(g[i]));
+            scale_h = std::max(scale_h, std::abs(hv[i]));
+        }
+        const double h = 1e-5;
+        std::vector<double> gp;
+        std::vector<double> gm;
+        std::vector<double> wp = w;
+        std::vector<double> wm = w;
+        for (std::size_t i = 0; i < n; ++i) {
+            wp[i] += h * v[i];
+            wm[i] -= h * v[i];
+        }
+        q.gradient(wp, gp);
+        q.gradient(wm, gm);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::vector<double> up = w;
+            std::vector<double> down = w;
+            up[i] += h;
+            down[i] -= h;
+            const double fd = (q.evaluate(up) - q.evaluate(down)) / (2 * h);
+            REQUIRE(std::abs(g[i] - fd) <= 1e-6 * scale_g);
+            REQUIRE(std::abs(hv[i] - (gp[i] - gm[i]) / (2 * h)) <= 1e-6 * scale_h);
+            // and exactly the formulas 2Aw, 2Av
+            double aw = 0;
+            double av = 0;
+            for (std::size_t j = 0; j < n; ++j) {
+                aw += a(i, j) * w[j];
+                av += a(i, j) * v[j];
+            }
+            REQUIRE(g[i] == Approx(2 * aw).epsilon(1e-12));
+            REQUIRE(hv[i] == Approx(2 * av).epsilon(1e-12));
+        }
+    }
+}
+
+TEST_CASE("quadratic with n at run time agrees with n at compile time", "[problems]") {
+    const auto a4 = random_spd<4>(9);
+    const problems::quadratic<4> fixed(a4);
+    xt::xtensor<double, 2> a = xt::adapt(a4, std::vector<std::size_t>{4, 4});
+    const problems::dynamic_quadratic dynamic(a);
+    const std::array<double, 4> w{0.3, -1.2, 0.8, 2.0};
+    std::array<double, 4> g_fixed{};
+    xt::xtensor<double, 1> g_dynamic;
+    REQUIRE(dynamic.evaluate_with_gradient(w, g_dynamic) == Approx(fixed.evaluate_with_gradient(w, g_fixed)).epsilon(1e-14));
+    for (std::size_t i = 0; i < 4; ++i) REQUIRE(g_dynamic(i) == Approx(g_fixed[i]).epsilon(1e-14));
+}
+
+TEST_CASE("quadratic with n at run time rejects bad input", "[problems][errors]") {
+    REQUIRE_THROWS_WITH(problems::dynamic_quadratic(xt::xtensor<double, 2>{{1, 2}, {2, 1}}),
+                        "quadratic: the matrix is not positive definite");
+    REQUIRE_THROWS_WITH(problems::dynamic_quadratic(xt::xtensor<double, 2>{{1, 0, 0}, {0, 1, 0}}),
+                        "quadratic: the matrix must be square");
+    const problems::dynamic_quadratic q(xt::xtensor<double, 2>{{2, 0}, {0, 1}});
+    REQUIRE_THROWS_WITH(q.evaluate(std::vector<double>{1, 2, 3}), "the point has 3 entries but the function has 2 variables");
 }

@@ -92,3 +92,90 @@ class quadratic : public symbolic_function<decltype(quadratic_expression<N>()), 
 };
 
 }  // namespace teleport::problems
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "teleport/vector_expression.hpp"
+
+namespace teleport::problems {
+
+/// L_A(w) = wᵀAw with n given at run time: the expression wᵀ(A w) over a runtime vector, with A
+/// declared symmetric, so the generated gradient is 2·(A w) (sharing A w with the loss) and the
+/// generated Hessian-vector product is 2·(A v).
+class dynamic_quadratic {
+    static constexpr auto loss_expression = vexpr::dot(vexpr::w, vexpr::data_matrix<0, true> * vexpr::w);
+    using loss_t = std::remove_cvref_t<decltype(loss_expression)>;
+    using gradient_t = decltype(vexpr::gradient(loss_expression));
+    using hvp_t = decltype(vexpr::hessian_vector_product(loss_expression));
+
+  public:
+    /// A as an n×n matrix; it must be symmetric positive definite.
+    explicit dynamic_quadratic(xt::xtensor<double, 2> a) : a_(std::move(a)) {
+        if (a_.dimension() != 2 || a_.shape(0) != a_.shape(1))
+            throw std::invalid_argument("quadratic: the matrix must be square");
+        detail::require_spd(std::span<const double>(a_.data(), a_.size()), a_.shape(0));
+    }
+
+    std::size_t dimension() const { return a_.shape(0); }
+    const xt::xtensor<double, 2>& matrix() const { return a_; }
+
+    template <class X>
+    double evaluate(const X& x) const {
+        double loss = 0;
+        vexpr::program<loss_t>::run<double>(bind(as_tensor(x)), [&](auto, double value) { loss = value; });
+        return loss;
+    }
+
+    template <class X, class G>
+    void gradient(const X& x, G& g) const {
+        vexpr::program<gradient_t>::run<double>(bind(as_tensor(x)), [&](auto, const auto& value) { store(value, g); });
+    }
+
+    template <class X, class G>
+    double evaluate_with_gradient(const X& x, G& g) const {
+        double loss = 0;
+        vexpr::program<loss_t, gradient_t>::run<double>(bind(as_tensor(x)), [&](auto k, const auto& value) {
+            if constexpr (k == 0) loss = value;
+            else store(value, g);
+        });
+        return loss;
+    }
+
+    template <class X, class V, class O>
+    void hessian_vector_product(const X& x, const V& v, O& out) const {
+        const auto vt = as_tensor(v);
+        auto b = bind(as_tensor(x));
+        b.v = &vt;
+        vexpr::program<hvp_t>::run<double>(b, [&](auto, const auto& value) { store(value, out); });
+    }
+
+  private:
+    xt::xtensor<double, 2> a_;
+    const xt::xtensor<double, 2>* matrices_[1] = {&a_};
+
+    template <class X>
+    xt::xtensor<double, 1> as_tensor(const X& x) const {
+        if (x.size() != dimension())
+            throw std::invalid_argument("the point has " + std::to_string(x.size()) + " entries but the function has " +
+                                        std::to_string(dimension()) + " variables");
+        xt::xtensor<double, 1> t = xt::empty<double>({dimension()});
+        for (std::size_t i = 0; i < dimension(); ++i) t(i) = x[i];
+        return t;
+    }
+    vexpr::bindings<double> bind(const xt::xtensor<double, 1>& x) const {
+        return {x, nullptr, std::span<const xt::xtensor<double, 2>* const>(matrices_, 1)};
+    }
+    template <class G>
+    void store(const xt::xtensor<double, 1>& value, G& g) const {
+        if constexpr (requires { g.resize({dimension()}); }) {
+            if (g.size() != dimension()) g.resize({dimension()});
+        }
+        if (g.size() != dimension())
+            throw std::invalid_argument("the gradient has " + std::to_string(g.size()) + " entries but the function has " +
+                                        std::to_string(dimension()) + " variables");
+        for (std::size_t i = 0; i < dimension(); ++i) g[i] = value(i);
+    }
+};
+
+}  // namespace teleport::problems
