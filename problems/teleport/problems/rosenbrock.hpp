@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "teleport/expression.hpp"
+#include "teleport/groups/action.hpp"
 
 namespace teleport::problems {
 
@@ -23,6 +24,18 @@ inline constexpr auto rosenbrock_expression() {
 
 /// The Rosenbrock loss as a differentiable function of two variables.
 inline auto rosenbrock() { return make_function<2>(rosenbrock_expression()); }
+
+/// The SO(2) symmetry of Rosenbrock (paper §4.1): L = ‖φ(x)‖² with φ(x) = (10(x₁² − x₂), x₁ − 1),
+/// φ⁻¹(u, v) = (v + 1, (v + 1)² − u/10), and g·x = φ⁻¹(g φ(x)).
+inline auto rosenbrock_action() {
+    using namespace expr::literals;
+    using rosenbrock_vars::x1;
+    using rosenbrock_vars::x2;
+    const auto phi = groups::make_map<2>(10_c * (x1 * x1 - x2), x1 - 1_c);
+    // φ⁻¹ in the variables (u, v) = (x_1, x_2)
+    const auto phi_inverse = groups::make_map<2>(x2 + 1_c, expr::pow<2>(x2 + 1_c) - 0.1_c * x1);
+    return groups::make_coordinate_action<groups::so<2>>(phi, phi_inverse);
+}
 
 /// Extended Rosenbrock in N ≥ 2 dimensions:
 /// L(x) = Σ_{i=0}^{N−2} 100 (x_{i+1} − x_i²)² + (1 − x_i)², minimum 0 at (1, …, 1).
