@@ -1,0 +1,280 @@
+// The generated teleport objective, the strategies, the invariance guard and Algorithm 1.
+#include <array>
+#include <cmath>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "teleport/optimizers.hpp"
+#include "teleport/problems/booth.hpp"
+#include "teleport/problems/quadratic.hpp"
+#include "teleport/problems/rosenbrock.hpp"
+#include "teleport/teleport.hpp"
+
+using namespace teleport;
+namespace problems = teleport::problems;
+
+namespace {
+
+template <std::size_t N>
+std::array<double, N * N> random_spd(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal;
+    std::array<double, N * N> b{};
+    for (double& e : b) e = normal(rng);
+    std::array<double, N * N> a{};
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t j = 0; j < N; ++j) {
+            for (std::size_t k = 0; k < N; ++k) a[i * N + j] += b[i * N + k] * b[j * N + k];
+            if (i == j) a[i * N + j] += 0.5;
+        }
+    return a;
+}
+
+// ∇_θ J against central differences of J at random θ.
+template <class Objective>
+void check_objective_gradient(const Objective& objective, std::uint64_t seed, double theta_scale) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal(0.0, theta_scale);
+    for (int trial = 0; trial < 6; ++trial) {
+        typename Objective::coordinates theta{};
+        for (double& t : theta) t = normal(rng);
+        typename Objective::coordinates grad{};
+        const double value = objective.value_and_gradient(theta, grad);
+        REQUIRE(value == Approx(objective.value(theta)).epsilon(1e-14));
+        double scale = 1.0;
+        for (double g : grad) scale = std::max(scale, std::abs(g));
+        for (std::size_t k = 0; k < Objective::dimension; ++k) {
+            auto up = theta;
+            auto down = theta;
+            const double h = 1e-6;
+            up[k] += h;
+            down[k] -= h;
+            const double fd = (objective.value(up) - objective.value(down)) / (2 * h);
+            INFO("trial " << trial << ", coordinate " << k << ": generated " << grad[k] << ", differences " << fd);
+            REQUIRE(std::abs(grad[k] - fd) <= 1e-6 * scale);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("teleport objective gradient against finite differences", "[teleport]") {
+    const auto rosenbrock = problems::rosenbrock();
+    const auto rosenbrock_action = problems::rosenbrock_action();
+    const auto booth = problems::booth();
+    const auto booth_action = problems::booth_action();
+    for (const exp_map map : {exp_map::exact, exp_map::cayley, exp_map::first_order}) {
+        INFO("map " << groups::to_string(map));
+        check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {-1.0, -1.0}, map), 1, 1.0);
+        check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {0.3, 1.7}, map), 2, 1.0);
+        check_objective_gradient(teleport_objective(booth, booth_action, {5.0, -5.0}, map), 3, 1.0);
+        const auto a = random_spd<4>(4);
+        const problems::quadratic<4> q(a);
+        const auto qa = groups::quadratic_action<4>(a);
+        check_objective_gradient(teleport_objective(q, qa, {1.0, -0.5, 0.25, 2.0}, map), 5, 0.5);
+    }
+    // ‖·‖_η with a learning-rate matrix η
+    groups::small_matrix<2> eta;
+    eta(0, 0) = 0.5;
+    eta(0, 1) = 0.1;
+    eta(1, 0) = 0.1;
+    eta(1, 1) = 2.0;
+    check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {-1.0, -1.0}, exp_map::exact, eta), 6, 1.0);
+}
+
+TEST_CASE("gradient ascent applies every update, including the last", "[teleport]") {
+    const auto f = problems::booth();
+    const auto action = problems::booth_action();
+    const std::array<double, 2> w{5.0, -5.0};
+    const teleport_objective objective(f, action, w);
+    teleport_settings s;
+    s.strategy = gradient_ascent{3, 1e-3};
+    s.start.given = {0.4};
+    std::mt19937_64 rng(0);
+    teleport_report report;
+    const auto theta = search(objective, s, rng, report);
+    // replay by hand: three full updates from θ₀
+    std::array<double, 1> expected{0.4};
+    for (int k = 0; k < 3; ++k) {
+        std::array<double, 1> g{};
+        objective.value_and_gradient(expected, g);
+        expected[0] += 1e-3 * g[0];
+    }
+    REQUIRE(theta[0] == expected[0]);
+    REQUIRE(report.theta0 == std::vector<double>{0.4});
+    REQUIRE(report.objective_evaluations == 3);
+}
+
+TEST_CASE("normalized ascent and random search increase the objective", "[teleport]") {
+    const auto f = problems::rosenbrock();
+    const auto action = problems::rosenbrock_action();
+    std::mt19937_64 rng(3);
+    for (int trial = 0; trial < 10; ++trial) {
+        std::uniform_real_distribution<double> u(-2, 2);
+        const std::array<double, 2> w{u(rng), u(rng)};
+        const teleport_objective objective(f, action, w);
+        teleport_settings s;
+        s.strategy = normalized_ascent{25};
+        teleport_report report;
+        const auto theta = search(objective, s, rng, report);
+        REQUIRE(objective.value(theta) >= report.objective_before);
+        s.strategy = random_search{64};
+        teleport_report r2;
+        const auto best = search(objective, s, rng, r2);
+        REQUIRE(objective.value(best) >= r2.objective_before);
+    }
+    // on a quadratic, normalized ascent reaches the maximum of ‖∇L‖² on the level set:
+    // ‖2Aw‖² ≤ 4 λ_max wᵀAw with equality on the top eigenvector (A = diag(1, 4) here)
+    const std::array<double, 4> a{1, 0, 0, 4};
+    const problems::quadratic<2> q(a);
+    const auto qa = groups::quadratic_action<2>(a);
+    std::array<double, 2> w{1.0, 0.0};
+    teleport_settings s;
+    s.strategy = normalized_ascent{100};
+    s.start.given = {0.3};  // θ = 0 is a critical point here (w is the bottom eigenvector)
+    teleport_report report;
+    teleport_once(q, qa, w, s, rng, report);
+    REQUIRE(report.accepted);
+    REQUIRE(report.grad_norm_sq_after == Approx(4 * 4 * report.loss_before).epsilon(1e-10));
+}
+
+TEST_CASE("a teleport that changes the loss is rejected and reported", "[teleport]") {
+    const auto a = random_spd<3>(8);
+    const problems::quadratic<3> q(a);
+    const auto qa = groups::quadratic_action<3>(a);
+    std::array<double, 3> w{1.0, 2.0, -1.0};
+    const auto before = w;
+    teleport_settings s;
+    s.strategy = gradient_ascent{1, 1e-12};
+    s.start.given = {0.3, -0.2, 0.1};
+    s.map = exp_map::first_order;  // I + X is not in SO(3): the loss changes by about ‖X‖²
+    std::mt19937_64 rng(1);
+    teleport_report report;
+    teleport_once(q, qa, w, s, rng, report);
+    REQUIRE_FALSE(report.accepted);
+    REQUIRE(report.relative_loss_change > 1e-3);
+    REQUIRE(report.rejection.find("exceeds the tolerance") != std::string::npos);
+    REQUIRE(w == before);
+    // the same with the exact map is accepted
+    s.map = exp_map::exact;
+    teleport_once(q, qa, w, s, rng, report);
+    REQUIRE(report.accepted);
+    REQUIRE(report.relative_loss_change < 1e-12);
+}
+
+TEST_CASE("teleport settings are validated with plain messages", "[teleport][errors]") {
+    teleport_settings s;
+    s.strategy = gradient_ascent{0, 0.1};
+    REQUIRE_THROWS_WITH(validate(s), "teleport: the number of ascent steps must be positive");
+    s.strategy = gradient_ascent{10, -1.0};
+    REQUIRE_THROWS_WITH(validate(s), Catch::StartsWith("teleport: the teleport learning rate must be finite and positive"));
+    s.strategy = gradient_ascent{10, std::nan("")};
+    REQUIRE_THROWS_WITH(validate(s), Catch::StartsWith("teleport: the teleport learning rate must be finite and positive"));
+    s.strategy = gradient_ascent{};
+    s.tolerance = 0;
+    REQUIRE_THROWS_WITH(validate(s), Catch::StartsWith("teleport: the invariance tolerance must be finite and positive"));
+    // θ₀ of the wrong length
+    s = teleport_settings{};
+    s.start.given = {0.1, 0.2};
+    const auto f = problems::booth();
+    const auto action = problems::booth_action();
+    std::array<double, 2> w{5, -5};
+    std::mt19937_64 rng(0);
+    teleport_report report;
+    REQUIRE_THROWS_WITH(teleport_once(f, action, w, s, rng, report),
+                        "teleport: theta0 has 2 entries but the group has dimension 1");
+    REQUIRE_THROWS_WITH(teleport_schedule::every(0, 0), "teleport schedule: the interval must be positive");
+}
+
+TEST_CASE("Algorithm 1: schedule, records, seeds", "[teleport][algorithm]") {
+    const auto f = problems::rosenbrock();
+    const auto action = problems::rosenbrock_action();
+    teleport_settings s;
+    s.strategy = gradient_ascent{10, 0.1};
+    const auto schedule = teleport_schedule::every(100, 99);
+    for (std::size_t t : {0u, 98u, 100u, 150u}) REQUIRE_FALSE(schedule.contains(t));
+    for (std::size_t t : {99u, 199u, 999u}) REQUIRE(schedule.contains(t));
+
+    std::array<double, 2> x{-1, -1};
+    const auto run = optimize_with_teleport(gd{1e-3}, f, action, x, 1000, schedule, s, 42);
+    REQUIRE(run.steps.size() == 1001);  // one per step and the final point
+    REQUIRE(run.teleports.size() == 10);
+    for (const auto& r : run.steps) REQUIRE(r.teleported == schedule.contains(r.step));
+    for (const auto& t : run.teleports) {
+        REQUIRE(t.accepted);
+        REQUIRE(t.relative_loss_change < 1e-9);
+        REQUIRE(t.theta0.size() == 1);
+        REQUIRE(t.theta0[0] >= 0.0);
+        REQUIRE(t.theta0[0] < std::acos(-1.0));
+    }
+    REQUIRE(run.steps.back().loss == f.evaluate(x));
+
+    // a run is a function of its seed
+    std::array<double, 2> x2{-1, -1};
+    const auto again = optimize_with_teleport(gd{1e-3}, f, action, x2, 1000, schedule, s, 42);
+    REQUIRE(x2 == x);
+    std::array<double, 2> x3{-1, -1};
+    const auto other = optimize_with_teleport(gd{1e-3}, f, action, x3, 1000, schedule, s, 43);
+    REQUIRE(other.teleports[0].theta0 != run.teleports[0].theta0);
+
+    // without teleport the same loop is plain GD
+    std::array<double, 2> plain{-1, -1};
+    std::array<double, 2> reference{-1, -1};
+    optimize_with_teleport(gd{1e-3}, f, action, plain, 200, teleport_schedule::never(), s, 1);
+    optimize(gd{1e-3}, f, reference, 200);
+    REQUIRE(plain == reference);
+}
+
+TEST_CASE("optimizer state at a teleport: keep, reset, transport", "[teleport][algorithm]") {
+    const auto f = problems::booth();
+    const auto action = problems::booth_action();
+    teleport_settings s;
+    s.strategy = gradient_ascent{10, 1e-3};
+    s.start.given = {1.0};
+    const momentum opt{0.01, 0.9};
+    for (const state_policy p : {state_policy::keep, state_policy::reset, state_policy::transport}) {
+        INFO("policy " << to_string(p));
+        std::array<double, 2> x{5, -5};
+        const auto run = optimize_with_teleport(opt, f, action, x, 8, teleport_schedule::once(4), s, 0, p);
+        REQUIRE(run.teleports.size() == 1);
+        REQUIRE(run.teleports[0].accepted);
+
+        // the same by hand: 4 steps, teleport, the policy applied to the velocity, 4 steps
+        std::array<double, 2> y{5, -5};
+        auto state = opt.make_state(y);
+        std::array<double, 2> g{};
+        for (int t = 0; t < 4; ++t) {
+            f.gradient(y, g);
+            opt.step(state, y, g);
+        }
+        const auto before = y;
+        std::mt19937_64 rng(0);
+        teleport_report report;
+        const auto element = teleport_once(f, action, y, s, rng, report);
+        if (p == state_policy::reset) {
+            state.reset();
+        } else if (p == state_policy::transport) {
+            // a momentum is gradient-like: it moves by J⁻ᵀ, J = ∂(g·w)/∂w, as ∇L does
+            const auto jt_inv = groups::inverse(action.jacobian(element.g, before)).transpose();
+            state.velocity = jt_inv.apply(state.velocity);
+        }
+        for (int t = 0; t < 4; ++t) {
+            f.gradient(y, g);
+            opt.step(state, y, g);
+        }
+        REQUIRE(x == y);
+    }
+    // the law behind transport: for an invariant L, ∇L(g·w) = J⁻ᵀ ∇L(w)
+    const std::array<double, 2> w{5, -5};
+    const std::array<double, 1> theta{0.7};
+    const auto g = groups::exponential<groups::so<2>>(theta).g;
+    const auto jt_inv = groups::inverse(action.jacobian(g, w)).transpose();
+    std::array<double, 2> grad{};
+    std::array<double, 2> grad_moved{};
+    f.gradient(w, grad);
+    f.gradient(action.apply(g, w), grad_moved);
+    const auto predicted = jt_inv.apply(grad);
+    REQUIRE(grad_moved[0] == Approx(predicted[0]).epsilon(1e-10));
+    REQUIRE(grad_moved[1] == Approx(predicted[1]).epsilon(1e-10));
+}
