@@ -96,6 +96,8 @@ TEST_CASE("shared subexpressions are evaluated once", "[evaluate][cse]") {
     // gradient: exp(xy)·y + cos(xy)·y and the same with x; the fused program shares x·y, exp(x·y)
     STATIC_REQUIRE(fn::fused_nodes < fn::loss_nodes + 2 * 5);
     STATIC_REQUIRE(program<decltype(x * y), decltype(exp(x * y)), decltype(exp(x * y) * y)>::node_count == 3);
+    REQUIRE(evaluate(x * y + 1_c, std::array<double, 2>{2, 3}) == 7.0);
+    REQUIRE(evaluate(parameter<0>{} * x, std::array<double, 1>{2}, std::array<double, 1>{-1.5}) == -3.0);
 }
 
 TEST_CASE("printing as text and LaTeX", "[print]") {

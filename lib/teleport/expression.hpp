@@ -2,10 +2,11 @@
 //
 // Expressions: variable<I, "name">, parameter<K, "name">, rational constants (c<N, D>, 3_c, 0.5_c),
 // + − × ÷, pow<N>, exp, log, sqrt, sin, cos, tanh, sum<N>(f).
-// Calculus: derivative<I>(e), derivative(e, x), gradient<N>(e), hessian_upper<N>(e),
+// Calculus: derivative<I>(e), derivative(e, x), gradient<N>(e),
 // substitute<I>(e, r), compose(e, r0, r1, …).
 // Evaluation: evaluate(e, point, parameters), make_function<N>(e) → symbolic_function with
-// evaluate / gradient / evaluate_with_gradient / hessian / hessian_vector_product.
+// evaluate / gradient / evaluate_with_gradient / hessian (its non-zero entries generated) /
+// hessian_vector_product.
 // Printing: to_string(e), to_latex(e).
 #pragma once
 

@@ -405,7 +405,7 @@ struct step_record {
     double loss;
     double grad_norm_sq;
     double time_s;     // wall-clock since the start of the run
-    bool teleported;   // a teleport happened right before this step
+    bool teleported;   // an accepted teleport moved the point right before this step
 };
 
 struct teleport_run_result {
@@ -454,7 +454,7 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
                     state.for_each_gradient_like([&](auto& m) { m = jt_inv.apply(m); });
                 }
             }
-            teleported = true;
+            teleported = report.accepted;
             run.teleports.push_back(std::move(report));
             run.teleport_seconds += seconds(t0, clock::now());
         }

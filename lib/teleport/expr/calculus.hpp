@@ -194,25 +194,10 @@ constexpr auto gradient(E e) {
     }(std::make_index_sequence<N>{});
 }
 
-/// The Hessian's upper triangle in row-major order: entries (i, j) with i ≤ j, as one tuple.
-/// Entry (i, j) is ∂²e/∂x_j∂x_i; the lower triangle is its mirror, so the Hessian we evaluate is
-/// exactly symmetric.
+/// Position of entry (i, j), i ≤ j, in the row-major upper triangle of an N×N symmetric matrix.
 template <std::size_t N>
 constexpr std::size_t upper_index(std::size_t i, std::size_t j) {
-    return i * N - i * (i + 1) / 2 + j;  // valid for i ≤ j
-}
-template <std::size_t N, expression E>
-constexpr auto hessian_upper(E e) {
-    constexpr auto pairs = [] {
-        std::array<std::pair<std::size_t, std::size_t>, N*(N + 1) / 2> p{};
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < N; ++i)
-            for (std::size_t j = i; j < N; ++j) p[k++] = {i, j};
-        return p;
-    }();
-    return [&]<std::size_t... K>(std::index_sequence<K...>) {
-        return std::tuple{detail::diff<pairs[K].second>(detail::diff<pairs[K].first>(e))...};
-    }(std::make_index_sequence<pairs.size()>{});
+    return i * N - i * (i + 1) / 2 + j;
 }
 
 /// e with variable x_I replaced by the expression r.
