@@ -1,12 +1,19 @@
-// drivers/driver_common.hpp — what every driver shares: one error style and one exit status.
+// drivers/driver_common.hpp — what every driver shares: one error style and one exit status, and
+// the parsing of lists of numbers given as options.
 #pragma once
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <string>
 #include <exception>
 #include <iostream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -27,6 +34,34 @@ inline CLI::Validator positive() {
         "POSITIVE");
 }
 
+/// A validator for counts that must be positive integers (steps, samples).
+inline CLI::Validator positive_count() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            bool digits = !text.empty() && text.size() <= 18;
+            for (char c : text) digits = digits && c >= '0' && c <= '9';
+            if (digits && std::stoull(text) > 0) return {};
+            return "must be a positive integer (got '" + text + "')";
+        },
+        "COUNT");
+}
+
+/// A validator for a seed: a non-negative integer below 2^64.
+inline CLI::Validator seed_value() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            bool digits = !text.empty() && text.size() <= 20;
+            for (char c : text) digits = digits && c >= '0' && c <= '9';
+            if (digits) {
+                errno = 0;
+                (void)std::strtoull(text.c_str(), nullptr, 10);
+                if (errno != ERANGE) return {};
+            }
+            return "must be an integer from 0 to 2^64-1 (got '" + text + "')";
+        },
+        "SEED");
+}
+
 /// Run a driver's body; bad input (a CLI11 parse error or an exception from the library) becomes
 /// one line "<driver>: error: <what>" on stderr and exit status 2, never a crash.
 template <class Body>
@@ -44,9 +79,82 @@ int run_driver(std::string_view name, CLI::App& app, int argc, char** argv, Body
     try {
         return body();
     } catch (const std::exception& e) {
-        std::cerr << name << ": error: " << e.what() << "\n";
+        std::string what = e.what();
+        for (char& c : what)
+            if (c == '\n') c = ' ';  // the error stays one line
+        std::cerr << name << ": error: " << what << "\n";
         return 2;
     }
+}
+
+// --- lists of numbers ------------------------------------------------------------------------
+
+namespace detail {
+inline std::vector<std::string> split_commas(std::string_view text) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = text.find(',', start);
+        std::string part(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        const auto first = part.find_first_not_of(" \t");
+        const auto last = part.find_last_not_of(" \t");
+        parts.push_back(first == std::string::npos ? std::string() : part.substr(first, last - first + 1));
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return parts;
+}
+}  // namespace detail
+
+/// "a,b,c" as finite doubles; a malformed or non-finite entry is an error naming the option.
+inline std::vector<double> parse_double_list(std::string_view text, std::string_view option) {
+    std::vector<double> values;
+    std::size_t index = 0;
+    for (const auto& part : detail::split_commas(text)) {
+        ++index;
+        char* end = nullptr;
+        errno = 0;
+        const double v = part.empty() ? 0.0 : std::strtod(part.c_str(), &end);
+        if (part.empty() || end != part.c_str() + part.size() || errno == ERANGE || !std::isfinite(v))
+            throw std::invalid_argument(std::string(option) + ": entry " + std::to_string(index) + " ('" + part +
+                                        "') is not a finite number");
+        values.push_back(v);
+    }
+    return values;
+}
+
+/// "a,b,c" as non-negative integers (step numbers); a malformed entry is an error naming the option.
+inline std::vector<std::size_t> parse_count_list(std::string_view text, std::string_view option) {
+    std::vector<std::size_t> values;
+    std::size_t index = 0;
+    for (const auto& part : detail::split_commas(text)) {
+        ++index;
+        bool ok = !part.empty() && part.size() <= 18;
+        for (char c : part) ok = ok && c >= '0' && c <= '9';
+        if (!ok)
+            throw std::invalid_argument(std::string(option) + ": entry " + std::to_string(index) + " ('" + part +
+                                        "') is not a non-negative integer");
+        values.push_back(static_cast<std::size_t>(std::stoull(part)));
+    }
+    return values;
+}
+
+/// Values joined by commas, for defaults shown in --help and for summaries.
+template <class T>
+std::string join(const std::vector<T>& values, std::string_view separator = ",") {
+    std::string s;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i) s += separator;
+        if constexpr (std::is_floating_point_v<T>) {
+            std::ostringstream os;
+            os.precision(17);
+            os << values[i];
+            s += os.str();
+        } else {
+            s += std::to_string(values[i]);
+        }
+    }
+    return s;
 }
 
 }  // namespace teleport::drivers

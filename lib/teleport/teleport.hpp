@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <numbers>
 #include <optional>
@@ -309,7 +310,7 @@ typename Objective::coordinates search(const Objective& objective, const telepor
 /// relative tolerance, or is not finite, is rejected: w is kept and the report says why.
 /// Returns the group element used (identity when rejected), for transporting optimizer state.
 template <class F, group_action Action>
-groups::group_element<Action::n> teleport_once(const F& f, const Action& action, std::array<double, Action::n>& w,
+groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action& action, std::array<double, Action::n>& w,
                                                const teleport_settings& settings, std::mt19937_64& rng,
                                                teleport_report& report,
                                                std::optional<small_matrix<Action::n>> eta = std::nullopt) {
@@ -321,7 +322,19 @@ groups::group_element<Action::n> teleport_once(const F& f, const Action& action,
     report.grad_norm_sq_before = 0;
     for (double e : g) report.grad_norm_sq_before += e * e;
 
-    const auto theta = search(objective, settings, rng, report);
+    const auto id = small_matrix<algebra::n>::identity();
+    typename teleport_objective<F, Action>::coordinates theta{};
+    try {
+        theta = search(objective, settings, rng, report);
+    } catch (const std::domain_error& e) {
+        // the ascent left the region where the group element is defined (θ not finite, a
+        // singular Cayley map): no teleport
+        report.accepted = false;
+        report.rejection = std::string("the search failed: ") + e.what();
+        report.loss_after = report.loss_before;
+        report.grad_norm_sq_after = report.grad_norm_sq_before;
+        return {id, id};
+    }
     const auto element = groups::exponential<algebra>(theta, settings.map);
     const auto moved = action.apply(element.g, w);
     std::array<double, n> g_after{};
@@ -339,14 +352,15 @@ groups::group_element<Action::n> teleport_once(const F& f, const Action& action,
         report.rejection = "the teleported point is not finite";
     } else if (report.relative_loss_change > settings.tolerance) {
         report.accepted = false;
-        report.rejection = "relative loss change " + std::to_string(report.relative_loss_change) +
-                           " exceeds the tolerance " + std::to_string(settings.tolerance);
+        char text[128];
+        std::snprintf(text, sizeof text, "relative loss change %.3g exceeds the tolerance %.3g",
+                      report.relative_loss_change, settings.tolerance);
+        report.rejection = text;
     } else {
         report.accepted = true;
         w = moved;
         return element;
     }
-    const auto id = small_matrix<n>::identity();
     return {id, id};
 }
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Ratios from the benchmark programs' JSON output: generated / hand-written time for each
+(problem, quantity), and gradient / loss time for the generated code, checked against the targets
+(generated gradient at most 1.2x the hand-written gradient and at most 3x the generated loss).
+
+    ./build-bench/bench/bench_expressions --benchmark_repetitions=5 \\
+        --benchmark_report_aggregates_only=true --benchmark_format=json > expressions.json
+    python3 bench/ratios.py expressions.json [more.json ...]      # '-' reads standard input
+
+Benchmark names are "<problem>/<quantity>/<implementation>" (bench/bench_common.hpp). With
+repetitions the chosen aggregate (median by default) is used; without, the mean of the runs.
+Python 3 standard library only.
+"""
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+QUANTITIES = ["loss", "gradient", "loss_and_gradient", "hessian_vector_product"]
+IMPLEMENTATIONS = ["generated", "hand_written"]
+TO_NANOSECONDS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+GRADIENT_VS_HAND_WRITTEN_TARGET = 1.2
+GRADIENT_VS_LOSS_TARGET = 3.0
+
+
+def load(paths, statistic, clock):
+    """{(problem, quantity, implementation): time in ns}, problems in order of appearance, context."""
+    aggregates = {}
+    runs = defaultdict(list)
+    problems = []
+    contexts = []
+    for path in paths:
+        if path == "-":
+            document = json.load(sys.stdin)
+        else:
+            with open(path, encoding="utf-8") as stream:
+                document = json.load(stream)
+        contexts.append(document.get("context", {}))
+        for entry in document.get("benchmarks", []):
+            name = entry.get("run_name", entry["name"])
+            parts = name.split("/")
+            if len(parts) != 3 or parts[1] not in QUANTITIES or parts[2] not in IMPLEMENTATIONS:
+                continue
+            key = tuple(parts)
+            if parts[0] not in problems:
+                problems.append(parts[0])
+            time = entry[clock + "_time"] * TO_NANOSECONDS[entry.get("time_unit", "ns")]
+            if entry.get("run_type") == "aggregate":
+                if entry.get("aggregate_name") == statistic:
+                    aggregates[key] = time
+            else:
+                runs[key].append(time)
+    times = {key: sum(values) / len(values) for key, values in runs.items()}
+    times.update(aggregates)  # an aggregate, when present, wins over the individual runs
+    return times, problems, contexts
+
+
+def status(ratio, target):
+    if ratio <= target:
+        return f"meets <= {target:g}"
+    return f"MISSES <= {target:g} by {100.0 * (ratio / target - 1.0):.0f}%"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", help="JSON written with --benchmark_format=json ('-': stdin)")
+    parser.add_argument("--statistic", default="median", choices=["median", "mean"],
+                        help="aggregate to use when the runs were repeated (default: median)")
+    parser.add_argument("--clock", default="cpu", choices=["cpu", "real"], help="cpu_time or real_time (default: cpu)")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/performance.md)")
+    args = parser.parse_args()
+
+    times, problems, contexts = load(args.files, args.statistic, args.clock)
+    if not problems:
+        sys.exit("no benchmarks named <problem>/<quantity>/<implementation> in the input")
+
+    header = ["problem", "quantity", "generated (ns)", "hand-written (ns)", "generated / hand-written"]
+    rows = []
+    summary = []
+    for problem in problems:
+        for quantity in QUANTITIES:
+            generated = times.get((problem, quantity, "generated"))
+            hand = times.get((problem, quantity, "hand_written"))
+            if generated is None and hand is None:
+                continue
+            ratio = f"{generated / hand:.2f}" if generated is not None and hand else "-"
+            rows.append([problem, quantity, f"{generated:.3g}" if generated is not None else "-",
+                         f"{hand:.3g}" if hand is not None else "-", ratio])
+        loss = times.get((problem, "loss", "generated"))
+        gradient = times.get((problem, "gradient", "generated"))
+        hand_gradient = times.get((problem, "gradient", "hand_written"))
+        fused = times.get((problem, "loss_and_gradient", "generated"))
+        if gradient is not None and hand_gradient:
+            ratio = gradient / hand_gradient
+            summary.append([problem, "gradient: generated / hand-written", f"{ratio:.2f}",
+                            status(ratio, GRADIENT_VS_HAND_WRITTEN_TARGET)])
+        if gradient is not None and loss:
+            ratio = gradient / loss
+            summary.append([problem, "generated: gradient / loss", f"{ratio:.2f}", status(ratio, GRADIENT_VS_LOSS_TARGET)])
+        if fused is not None and loss:
+            summary.append([problem, "generated: loss and gradient / loss", f"{fused / loss:.2f}", ""])
+
+    summary_header = ["problem", "ratio", "value", "target"]
+    if args.markdown:
+        print_markdown(header, rows)
+        print()
+        print_markdown(summary_header, summary)
+    else:
+        print_plain(header, rows)
+        print()
+        print_plain(summary_header, summary)
+    print()
+    print(f"({args.statistic} of {args.clock} time)")
+    for context in contexts:
+        for key, value in context.items():
+            problem, _, item = key.partition(".")
+            if problem not in problems:
+                continue
+            if item == "nodes":
+                print(f"{problem}: generated program nodes: {value}")
+            elif item == "largest_relative_difference":
+                print(f"{problem}: largest relative difference, generated vs hand-written: {value}")
+
+
+def print_plain(header, rows):
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    for line in [header] + rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+def print_markdown(header, rows):
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+if __name__ == "__main__":
+    main()

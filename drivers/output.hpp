@@ -1,0 +1,268 @@
+// drivers/output.hpp — the drivers' output contract (SPEC §4): every file written atomically
+// (temporary file, then rename), one CSV per method, summary.json, and figures rendered by gnuplot.
+#pragma once
+
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/Version.hpp>
+#include <boost/version.hpp>
+#include <nlohmann/json.hpp>
+#include <xtensor-blas/xblas_config.hpp>
+#include <xtensor/xtensor_config.hpp>
+#if __has_include(<openblas_config.h>)
+#include <openblas_config.h>
+#endif
+
+extern char** environ;
+
+namespace teleport::drivers {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+/// Write `content` to `path` so that the file is either absent, the previous version, or complete:
+/// the text goes to a temporary file in the same folder, which is then renamed over `path`.
+inline void write_file_atomic(const fs::path& path, std::string_view content) {
+    const fs::path temporary =
+        path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
+    std::error_code ignored;
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        if (!out) throw std::runtime_error("cannot write " + temporary.string());
+        out.write(content.data(), static_cast<std::streamsize>(content.size()));
+        out.close();
+        if (!out) {
+            fs::remove(temporary, ignored);
+            throw std::runtime_error("writing " + path.string() + " failed");
+        }
+    }
+    std::error_code ec;
+    fs::rename(temporary, path, ec);
+    if (ec) {
+        fs::remove(temporary, ignored);
+        throw std::runtime_error("cannot rename " + temporary.string() + " to " + path.string() + ": " + ec.message());
+    }
+}
+
+/// Create the output folder (and its parents); a clear error when that is impossible.
+inline void make_output_directory(const fs::path& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir))
+        throw std::runtime_error("cannot create the output folder " + dir.string() +
+                                 (ec ? ": " + ec.message() : std::string()));
+}
+
+/// A number as text that reads back to the same double ("nan", "inf" when not finite).
+inline std::string format_double(double v) {
+    char buffer[40];
+    std::snprintf(buffer, sizeof buffer, "%.17g", v);
+    return buffer;
+}
+
+/// A number as short text for tables and labels ("0.1", "1e-05").
+inline std::string format_short(double v) {
+    char buffer[40];
+    std::snprintf(buffer, sizeof buffer, "%g", v);
+    return buffer;
+}
+
+/// A CSV file built row by row: integers as integers, booleans as 0/1, doubles round-trippable.
+class csv_writer {
+  public:
+    explicit csv_writer(const std::vector<std::string>& columns) : columns_(columns.size()) {
+        for (std::size_t i = 0; i < columns.size(); ++i) text_ += (i ? "," : "") + columns[i];
+        text_ += '\n';
+    }
+
+    template <class... Values>
+    void row(const Values&... values) {
+        if (sizeof...(Values) != columns_) throw std::logic_error("csv_writer: a row has the wrong number of values");
+        std::size_t i = 0;
+        ((text_ += (i++ ? "," : ""), text_ += cell(values)), ...);
+        text_ += '\n';
+    }
+
+    /// A row of cells already formatted (for a run-time number of columns).
+    void row_cells(const std::vector<std::string>& cells) {
+        if (cells.size() != columns_) throw std::logic_error("csv_writer: a row has the wrong number of values");
+        for (std::size_t i = 0; i < cells.size(); ++i) text_ += (i ? "," : "") + cells[i];
+        text_ += '\n';
+    }
+
+    const std::string& str() const { return text_; }
+    void write(const fs::path& path) const { write_file_atomic(path, text_); }
+
+    template <class V>
+    static std::string cell(const V& v) {
+        if constexpr (std::is_same_v<V, bool>) return v ? "1" : "0";
+        else if constexpr (std::is_integral_v<V>) return std::to_string(v);
+        else if constexpr (std::is_floating_point_v<V>) return format_double(static_cast<double>(v));
+        else return std::string(v);
+    }
+
+  private:
+    std::size_t columns_;
+    std::string text_;
+};
+
+/// JSON for a double: null when it is not finite (JSON has no NaN or infinity).
+inline json json_number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+inline void write_json(const fs::path& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+
+/// The versions a run was built with, for summary.json.
+inline json library_versions() {
+    json v;
+#ifdef TELEPORT_VERSION
+    v["teleport"] = TELEPORT_VERSION;
+#endif
+    v["xtensor"] = std::to_string(XTENSOR_VERSION_MAJOR) + "." + std::to_string(XTENSOR_VERSION_MINOR) + "." +
+                   std::to_string(XTENSOR_VERSION_PATCH);
+    v["xtensor-blas"] = std::to_string(XTENSOR_BLAS_VERSION_MAJOR) + "." + std::to_string(XTENSOR_BLAS_VERSION_MINOR) +
+                        "." + std::to_string(XTENSOR_BLAS_VERSION_PATCH);
+#ifdef OPENBLAS_VERSION
+    {
+        std::string s = OPENBLAS_VERSION;
+        const auto first = s.find_first_not_of(' ');
+        const auto last = s.find_last_not_of(' ');
+        v["openblas"] = first == std::string::npos ? s : s.substr(first, last - first + 1);
+    }
+#endif
+    v["boost"] = std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000) + "." +
+                 std::to_string(BOOST_VERSION % 100);
+    v["cli11"] = CLI11_VERSION;
+    v["nlohmann_json"] = std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." + std::to_string(NLOHMANN_JSON_VERSION_MINOR) +
+                         "." + std::to_string(NLOHMANN_JSON_VERSION_PATCH);
+#if defined(__clang__)
+    v["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+    v["compiler"] = std::string("gcc ") + __VERSION__;
+#else
+    v["compiler"] = "unknown";
+#endif
+    v["cplusplus"] = static_cast<long>(__cplusplus);
+    return v;
+}
+
+// --- figures ---------------------------------------------------------------------------------
+
+/// A string literal for a gnuplot script (single quotes; a quote inside is doubled).
+inline std::string gnuplot_quote(std::string_view s) {
+    std::string q = "'";
+    for (char c : s) {
+        if (c == '\'') q += '\'';
+        q += c;
+    }
+    return q + "'";
+}
+
+/// Renders figures with gnuplot, when it is installed. Figures are optional: a missing gnuplot or
+/// a failed rendering is a warning (printed once), never an error.
+class gnuplot_renderer {
+  public:
+    explicit gnuplot_renderer(std::string driver) : driver_(std::move(driver)) {}
+
+    /// "pngcairo" when gnuplot has it, else "png"; empty when gnuplot cannot be run.
+    const std::string& terminal() {
+        if (!probed_) {
+            probed_ = true;
+            if (run({"gnuplot", "-e", "set terminal pngcairo"}, "/dev/null") == 0) terminal_ = "pngcairo";
+            else if (run({"gnuplot", "-e", "set terminal png"}, "/dev/null") == 0) terminal_ = "png";
+            else warn("gnuplot was not found (or cannot write PNG); figures are skipped");
+        }
+        return terminal_;
+    }
+
+    /// Writes `script` to dir/script_name and runs it in dir. The script names its outputs
+    /// 'name.png'.suffix; they are rendered under a temporary suffix and renamed once gnuplot has
+    /// succeeded, so an interrupted rendering leaves no half image. Returns the figures written.
+    std::vector<std::string> render(const fs::path& dir, const std::string& script_name, const std::string& script,
+                                    const std::vector<std::string>& outputs) {
+        if (terminal().empty()) return {};
+        write_file_atomic(dir / script_name, script);
+        const std::string suffix = ".tmp" + std::to_string(::getpid());
+        const fs::path log = dir / ("." + script_name + ".log" + suffix);
+        const fs::path absolute = fs::absolute(dir);
+        const int status = run({"gnuplot", "-e",
+                                "suffix=" + gnuplot_quote(suffix) + "; cd " + gnuplot_quote(absolute.string()),
+                                (absolute / script_name).string()},
+                               log.string());
+        std::vector<std::string> written;
+        std::error_code ec;
+        for (const auto& name : outputs) {
+            const fs::path temporary = dir / (name + suffix);
+            if (status == 0 && fs::exists(temporary)) {
+                fs::rename(temporary, dir / name, ec);
+                if (!ec) written.push_back(name);
+            }
+            fs::remove(temporary, ec);
+        }
+        if (status != 0) {
+            std::string first_line;
+            std::ifstream in(log);
+            while (std::getline(in, first_line))
+                if (first_line.find_first_not_of(" \t^") != std::string::npos &&
+                    first_line.find("line ") != std::string::npos)
+                    break;
+            warn("gnuplot failed on " + (dir / script_name).string() +
+                 (first_line.empty() ? std::string() : " (" + first_line + ")") + "; figures are skipped");
+        }
+        fs::remove(log, ec);
+        return written;
+    }
+
+  private:
+    void warn(const std::string& message) {
+        if (warned_) return;
+        warned_ = true;
+        std::cerr << driver_ << ": warning: " << message << "\n";
+    }
+
+    /// Runs a program found on PATH with stdout to /dev/null and stderr to `error_log`; returns
+    /// its exit status, or -1 when it could not be started or did not exit normally.
+    static int run(const std::vector<std::string>& args, const std::string& error_log) {
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, error_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
+        pid_t pid = 0;
+        const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (spawned != 0) return -1;
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0)
+            if (errno != EINTR) return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+    std::string driver_;
+    std::string terminal_;
+    bool probed_ = false;
+    bool warned_ = false;
+};
+
+}  // namespace teleport::drivers
