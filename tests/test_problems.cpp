@@ -23,17 +23,7 @@ namespace {
 // A random SPD matrix A = B Bᵀ + n I (row-major) from a seeded generator.
 template <std::size_t N>
 std::array<double, N * N> random_spd(std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> normal;
-    std::array<double, N * N> b{};
-    for (double& e : b) e = normal(rng);
-    std::array<double, N * N> a{};
-    for (std::size_t i = 0; i < N; ++i)
-        for (std::size_t j = 0; j < N; ++j) {
-            for (std::size_t k = 0; k < N; ++k) a[i * N + j] += b[i * N + k] * b[j * N + k];
-            if (i == j) a[i * N + j] += static_cast<double>(N);
-        }
-    return a;
+    return teleport::problems::random_spd<N>(seed, static_cast<double>(N));
 }
 }  // namespace
 

@@ -7,6 +7,8 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -51,6 +53,23 @@ inline void require_spd(std::span<const double> a, std::size_t n) {
 }
 
 }  // namespace detail
+
+/// A random symmetric positive definite matrix A = B Bᵀ + shift·I (row-major), B with standard
+/// normal entries from a generator seeded with `seed`.
+template <std::size_t N>
+std::array<double, N * N> random_spd(std::uint64_t seed, double shift) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal;
+    std::array<double, N * N> b{};
+    for (double& e : b) e = normal(rng);
+    std::array<double, N * N> a{};
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t j = 0; j < N; ++j) {
+            for (std::size_t k = 0; k < N; ++k) a[i * N + j] += b[i * N + k] * b[j * N + k];
+            if (i == j) a[i * N + j] += shift;
+        }
+    return a;
+}
 
 /// wᵀAw = Σ_i A_ii w_i² + Σ_{i<j} 2 A_ij w_i w_j, with A_ij (i ≤ j) the runtime parameter number
 /// upper_index(i, j).
