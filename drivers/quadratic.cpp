@@ -26,6 +26,7 @@
 #include "teleport/groups/action.hpp"
 #include "teleport/problems/quadratic.hpp"
 #include "teleport/teleport.hpp"
+#include "teleport/vector_ops.hpp"
 
 namespace {
 
@@ -104,9 +105,7 @@ std::array<double, N * N> random_spd(std::mt19937_64& rng, double condition) {
 
 template <std::size_t N>
 double norm(const std::array<double, N>& w) {
-    double s = 0.0;
-    for (double v : w) s += v * v;
-    return std::sqrt(s);
+    return std::sqrt(teleport::squared_norm(w));
 }
 
 std::vector<std::string> render_figures(const fs::path& dir, const std::vector<std::string>& names,
