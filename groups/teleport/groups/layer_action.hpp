@@ -1,0 +1,398 @@
+// teleport/groups/layer_action.hpp — symmetries of layered networks acting on adjacent weight pairs.
+//
+// A pair k (1 ≤ k < L) is (W_{k+1}, W_k) around the hidden layer h_k of width d_k; its group acts
+// on h_k. Any set of pairs acts at once, bottom-up, each pair reading its input from the already
+// transformed lower layers (SPEC §5: the public reference reads it from the untransformed ones).
+//   linear_layers     paper eq. 6, linear networks:   W_k ↦ g W_k,   W_{k+1} ↦ W_{k+1} g⁻¹,  g ∈ GL(d_k)
+//   nonlinear_layers  paper eq. 8, bijective σ:       W_k ↦ σ⁻¹(g σ(W_k h̃)) h̃⁺,  W_{k+1} ↦ W_{k+1} g⁻¹,
+//                     h̃ the input of layer k on the batch (with its row of ones when biased), ⁺ the
+//                     left pseudo-inverse; exact on the batch when h̃ has full column rank
+//   rescaling_layers  σ(c x) = c σ(x) for c > 0 ((Leaky)ReLU): W_k ↦ diag(e^s) W_k,
+//                     W_{k+1} ↦ W_{k+1} diag(e^{−s}); exact on all data (data-free)
+// With biases, g acts on the d_k hidden units: the bias column of W_{k+1} is left alone.
+//
+// Group elements come from the algebra by one of the maps of lie_algebra.hpp: exact (e^T, e^{−T}),
+// cayley, or the paper's first-order I + T with "inverse" I − T (an explicit option, to measure its
+// drift). The teleport objective's gradient is taken at the identity of the current point
+// (gradient_at_identity); a search composes such steps, which is again an element of the group.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "teleport/groups/lie_algebra.hpp"
+#include "teleport/tensor/activation.hpp"
+#include "teleport/tensor/dense.hpp"
+#include "teleport/tensor/network_shape.hpp"
+
+namespace teleport::groups {
+
+using tensor::const_matrix_ref;
+using tensor::matrix;
+using tensor::matrix_ref;
+
+struct linear_layers {
+    static constexpr const char* name = "linear (eq. 6)";
+    static constexpr bool data_free = true;
+    static constexpr bool diagonal = false;
+};
+struct nonlinear_layers {
+    static constexpr const char* name = "nonlinear (eq. 8)";
+    static constexpr bool data_free = false;
+    static constexpr bool diagonal = false;
+};
+struct rescaling_layers {
+    static constexpr const char* name = "rescaling";
+    static constexpr bool data_free = true;
+    static constexpr bool diagonal = true;
+};
+
+/// A group element per pair: g and its inverse (d_k × d_k), or their diagonals (d_k × 1) for rescaling.
+template <class T>
+struct layer_element {
+    matrix<T> g, g_inverse;
+};
+
+template <class Kind, class Act>
+class layer_action {
+    static_assert(!std::is_same_v<Kind, nonlinear_layers> || Act::invertible,
+                  "the nonlinear layer action (paper eq. 8) needs an invertible activation: sigma^-1 does not exist "
+                  "for this one (use LeakyReLU, a bijective extension, or rescaling_layers)");
+    static_assert(!std::is_same_v<Kind, rescaling_layers> || Act::positively_homogeneous,
+                  "the rescaling action needs a positively homogeneous activation (identity, ReLU, LeakyReLU)");
+    static_assert(!std::is_same_v<Kind, linear_layers> || std::is_same_v<Act, tensor::identity_activation>,
+                  "the linear layer action (paper eq. 6) is a symmetry of linear networks only; use nonlinear_layers "
+                  "or rescaling_layers");
+
+  public:
+    using kind = Kind;
+    using activation = Act;
+
+    /// pairs: the hidden layers k (1 ≤ k < L) whose pair (W_{k+1}, W_k) is transformed.
+    layer_action(tensor::network_shape shape, std::set<std::size_t> pairs, exp_map map = exp_map::exact)
+        : shape_(std::move(shape)), pairs_(std::move(pairs)), map_(map) {
+        const std::size_t layers = shape_.layers();
+        if (layers < 2) throw std::invalid_argument("layer action: the network needs at least 2 weight matrices");
+        if (pairs_.empty()) throw std::invalid_argument("layer action: no layer pair given");
+        for (std::size_t k : pairs_)
+            if (k < 1 || k >= layers)
+                throw std::invalid_argument("layer action: pair " + std::to_string(k) + " does not exist (pairs are 1 to " +
+                                            std::to_string(layers - 1) + " for " + std::to_string(layers) + " layers)");
+    }
+
+    const tensor::network_shape& shape() const { return shape_; }
+    const std::set<std::size_t>& pairs() const { return pairs_; }
+    exp_map map() const { return map_; }
+    static constexpr bool data_free = Kind::data_free;
+    static std::string name() { return Kind::name; }
+
+    /// The algebra's shape for pair k: d_k × d_k, or d_k × 1 (diagonal).
+    std::size_t algebra_rows(std::size_t k) const { return shape_.widths[k]; }
+    std::size_t algebra_cols(std::size_t k) const { return Kind::diagonal ? 1 : shape_.widths[k]; }
+    /// Total number of algebra coordinates over all pairs.
+    std::size_t dimension() const {
+        std::size_t n = 0;
+        for (std::size_t k : pairs_) n += algebra_rows(k) * algebra_cols(k);
+        return n;
+    }
+
+    /// Zero algebra elements, one per pair (in the order of pairs()).
+    template <class T>
+    std::vector<matrix<T>> zero() const {
+        std::vector<matrix<T>> t;
+        for (std::size_t k : pairs_) t.push_back(xt::zeros<T>({algebra_rows(k), algebra_cols(k)}));
+        return t;
+    }
+
+    /// The group elements reached from algebra elements t (one per pair) by the action's map.
+    template <class T>
+    std::vector<layer_element<T>> elements(const std::vector<matrix<T>>& t) const {
+        check_algebra(t);
+        std::vector<layer_element<T>> out;
+        for (const auto& x : t) out.push_back(element(x));
+        return out;
+    }
+
+    /// w ↦ g·w in place for the flat weights w (W1 first); x is the batch (input of layer 1).
+    template <class T>
+    void apply(const std::vector<layer_element<T>>& e, xt::xtensor<T, 1>& w, const matrix<T>& x) const {
+        check_weights(w);
+        if (e.size() != pairs_.size()) throw std::invalid_argument("layer action: one group element per pair expected");
+        matrix<T> h = x;  // output of the previous layer in the transformed network (nonlinear only)
+        std::size_t index = 0;
+        const std::size_t top = *pairs_.rbegin();
+        for (std::size_t k = 1; k <= top; ++k) {
+            const bool in_pairs = pairs_.count(k) != 0;
+            const matrix_ref<T> wk = view(w, k);
+            if constexpr (std::is_same_v<Kind, nonlinear_layers>) {
+                const matrix<T> in = input(h);
+                matrix<T> z;
+                tensor::multiply<T>(false, false, wk, tensor::cref(in), z);
+                if (in_pairs) {
+                    const auto& g = e[index].g;
+                    // σ(Z) → g σ(Z) = the new h_k; W_k = σ⁻¹(g σ(Z)) h̃⁺ (paper eq. 8)
+                    for (auto& v : z) v = Act::value(v);
+                    matrix<T> gs;
+                    tensor::multiply<T>(false, false, tensor::cref(g), tensor::cref(z), gs);
+                    matrix<T> pre = gs;
+                    for (auto& v : pre) v = Act::inverse(v);
+                    const matrix<T> pinv = tensor::left_pseudo_inverse<T>(tensor::cref(in), input_name(k));
+                    tensor::gemm<T>(false, false, T(1), tensor::cref(pre), tensor::cref(pinv), T(0), wk);
+                    h = std::move(gs);
+                } else {
+                    for (auto& v : z) v = Act::value(v);
+                    h = std::move(z);
+                }
+            } else {
+                if (in_pairs) left_multiply(e[index].g, wk);
+            }
+            if (in_pairs) {
+                right_multiply_hidden(view(w, k + 1), e[index].g_inverse, shape_.widths[k]);
+                ++index;
+            }
+        }
+    }
+
+    /// Convenience: apply the elements reached from algebra elements t.
+    template <class T>
+    void apply(const std::vector<matrix<T>>& t, xt::xtensor<T, 1>& w, const matrix<T>& x) const {
+        apply(elements(t), w, x);
+    }
+
+    /// ∂J/∂T_k at T = 0 for every pair, where J depends on the weights after the action and u = ∂J/∂w
+    /// there (flat, like w). For the nonlinear action, w must be its own image under the identity
+    /// (apply the identity first: it projects W_k onto the batch's span and leaves the batch loss alone).
+    template <class T>
+    std::vector<matrix<T>> gradient_at_identity(const xt::xtensor<T, 1>& w, const xt::xtensor<T, 1>& u,
+                                                const matrix<T>& x) const {
+        check_weights(w);
+        check_weights(u);
+        std::vector<matrix<T>> grads;
+        if constexpr (!std::is_same_v<Kind, nonlinear_layers>) {
+            (void)x;
+            for (std::size_t k : pairs_) {
+                // from W_k ↦ g W_k: U_k W_kᵀ; from W_{k+1} ↦ W_{k+1} g⁻¹: −W_{k+1}ᵀ U_{k+1} on the hidden columns
+                const std::size_t d = shape_.widths[k];
+                matrix<T> gk;
+                tensor::multiply<T>(false, true, cview(u, k), cview(w, k), gk);
+                const auto up_w = hidden_columns(cview(w, k + 1), d);
+                const auto up_u = hidden_columns(cview(u, k + 1), d);
+                tensor::gemm<T>(true, false, T(-1), tensor::cref(up_w), tensor::cref(up_u), T(1), tensor::ref(gk));
+                if constexpr (Kind::diagonal) {
+                    matrix<T> diag({d, std::size_t(1)});
+                    for (std::size_t i = 0; i < d; ++i) diag(i, 0) = gk(i, i);
+                    grads.push_back(std::move(diag));
+                } else {
+                    grads.push_back(std::move(gk));
+                }
+            }
+        } else {
+            // inputs h̃_{k−1}, pre-activations Z_k and outputs h_k of every layer up to the top pair
+            const std::size_t top = *pairs_.rbegin();
+            std::vector<matrix<T>> in(top + 2), z(top + 1), out(top + 1);
+            matrix<T> h = x;
+            for (std::size_t k = 1; k <= top + 1 && k < shape_.layers() + 1; ++k) {
+                in[k] = input(h);
+                if (k > top) break;
+                tensor::multiply<T>(false, false, cview(w, k), tensor::cref(in[k]), z[k]);
+                out[k] = z[k];
+                for (auto& v : out[k]) v = Act::value(v);
+                h = out[k];
+            }
+            for (std::size_t k : pairs_) {
+                const std::size_t d = shape_.widths[k];
+                // from W_k = σ⁻¹(g σ(Z_k)) h̃⁺: [(U_k h̃⁺ᵀ) ⊘ σ′(Z_k)] h_kᵀ
+                const matrix<T> pinv = tensor::left_pseudo_inverse<T>(tensor::cref(in[k]), input_name(k));
+                matrix<T> a;
+                tensor::multiply<T>(false, true, cview(u, k), tensor::cref(pinv), a);
+                for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] /= Act::derivative(z[k].data()[i]);
+                matrix<T> gk;
+                tensor::multiply<T>(false, true, tensor::cref(a), tensor::cref(out[k]), gk);
+                if (pairs_.count(k + 1)) {
+                    // W_{k+1} = σ⁻¹(·) h̃⁺ with h̃ = [g h_k; 1]: through d(h̃⁺) = −h̃⁺ dh̃ h̃⁺ + h̃⁺h̃⁺ᵀ dh̃ᵀ(I − P),
+                    // E = (−W_{k+1}ᵀU_{k+1} + (I − P) U_{k+1}ᵀ W_{k+1}) h̃⁺ᵀ and ∂J/∂T_k = E[:d] h_kᵀ
+                    const matrix<T>& hin = in[k + 1];
+                    const matrix<T> pin = tensor::left_pseudo_inverse<T>(tensor::cref(hin), input_name(k + 1));
+                    const auto wn = cview(w, k + 1), un = cview(u, k + 1);
+                    matrix<T> wu, uw;
+                    tensor::multiply<T>(true, false, wn, un, wu);  // W_{k+1}ᵀ U_{k+1}
+                    tensor::multiply<T>(true, false, un, wn, uw);  // U_{k+1}ᵀ W_{k+1}
+                    matrix<T> proj_uw;                              // h̃⁺ (Uᵀ W), then P (Uᵀ W) = h̃ (h̃⁺ Uᵀ W)
+                    tensor::multiply<T>(false, false, tensor::cref(pin), tensor::cref(uw), proj_uw);
+                    matrix<T> m = uw - wu;
+                    tensor::gemm<T>(false, false, T(-1), tensor::cref(hin), tensor::cref(proj_uw), T(1), tensor::ref(m));
+                    matrix<T> e;
+                    tensor::multiply<T>(false, true, tensor::cref(m), tensor::cref(pin), e);  // c × b
+                    const const_matrix_ref<T> e_hidden(e.data(), d, e.shape(1));
+                    tensor::gemm<T>(false, true, T(1), e_hidden, tensor::cref(out[k]), T(1), tensor::ref(gk));
+                } else {
+                    const auto up_w = hidden_columns(cview(w, k + 1), d);
+                    const auto up_u = hidden_columns(cview(u, k + 1), d);
+                    tensor::gemm<T>(true, false, T(-1), tensor::cref(up_w), tensor::cref(up_u), T(1), tensor::ref(gk));
+                }
+                grads.push_back(std::move(gk));
+            }
+        }
+        return grads;
+    }
+
+    /// Gradient-like vectors m (momentum; flat like w) move with the weights by J⁻ᵀ: for W_k ↦ g W_k,
+    /// M_k ↦ g⁻ᵀ M_k; for W_{k+1} ↦ W_{k+1} g⁻¹, M_{k+1} ↦ M_{k+1} gᵀ. Data-free actions only.
+    template <class T>
+    void transport(const std::vector<layer_element<T>>& e, xt::xtensor<T, 1>& m) const {
+        static_assert(Kind::data_free, "transporting optimizer state needs a data-free action (linear or rescaling)");
+        check_weights(m);
+        std::size_t index = 0;
+        for (std::size_t k : pairs_) {
+            const auto& el = e[index++];
+            left_multiply(transposed(el.g_inverse), view(m, k));
+            right_multiply_hidden(view(m, k + 1), transposed(el.g), shape_.widths[k]);
+        }
+    }
+
+    /// Composition: a ← b ∘ a (b applied after a), pair by pair.
+    template <class T>
+    static void compose(std::vector<layer_element<T>>& a, const std::vector<layer_element<T>>& b) {
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if constexpr (Kind::diagonal) {
+                a[i].g = b[i].g * a[i].g;
+                a[i].g_inverse = a[i].g_inverse * b[i].g_inverse;
+            } else {
+                a[i].g = tensor::product(b[i].g, a[i].g);
+                a[i].g_inverse = tensor::product(a[i].g_inverse, b[i].g_inverse);
+            }
+        }
+    }
+
+    /// The identity element of every pair.
+    template <class T>
+    std::vector<layer_element<T>> identity() const {
+        return elements(zero<T>());
+    }
+
+  private:
+    template <class T>
+    layer_element<T> element(const matrix<T>& t) const {
+        for (T v : t)
+            if (!std::isfinite(v)) throw std::domain_error("the algebra element is not finite");
+        if constexpr (Kind::diagonal) {
+            layer_element<T> e{t, t};
+            for (std::size_t i = 0; i < t.size(); ++i) {
+                const T s = t.data()[i];
+                if (map_ == exp_map::first_order) {
+                    e.g.data()[i] = T(1) + s;
+                    e.g_inverse.data()[i] = T(1) - s;
+                } else {
+                    e.g.data()[i] = std::exp(s);
+                    e.g_inverse.data()[i] = std::exp(-s);
+                }
+            }
+            return e;
+        } else {
+            const std::size_t n = t.shape(0);
+            const matrix<T> id = tensor::identity<T>(n);
+            switch (map_) {
+                case exp_map::exact: {
+                    auto p = tensor::expm(t);
+                    return {std::move(p.g), std::move(p.g_inverse)};
+                }
+                case exp_map::cayley: {
+                    const matrix<T> plus = id + T(0.5) * t, minus = id - T(0.5) * t;
+                    return {tensor::solve(minus, plus), tensor::solve(plus, minus)};
+                }
+                case exp_map::first_order: return {id + t, id - t};
+            }
+            throw std::logic_error("unknown map");
+        }
+    }
+
+    template <class T>
+    void check_algebra(const std::vector<matrix<T>>& t) const {
+        if (t.size() != pairs_.size())
+            throw std::invalid_argument("layer action: " + std::to_string(pairs_.size()) + " algebra elements expected, " +
+                                        std::to_string(t.size()) + " given");
+        std::size_t i = 0;
+        for (std::size_t k : pairs_) {
+            if (t[i].shape(0) != algebra_rows(k) || t[i].shape(1) != algebra_cols(k))
+                throw std::invalid_argument("layer action: the algebra element of pair " + std::to_string(k) + " is " +
+                                            tensor::shape_string(t[i].shape(0), t[i].shape(1)) + " but must be " +
+                                            tensor::shape_string(algebra_rows(k), algebra_cols(k)));
+            ++i;
+        }
+    }
+    template <class T>
+    void check_weights(const xt::xtensor<T, 1>& w) const {
+        if (w.size() != shape_.parameter_count())
+            throw std::invalid_argument("layer action: " + std::to_string(w.size()) + " weights given but the network has " +
+                                        std::to_string(shape_.parameter_count()));
+    }
+    std::string input_name(std::size_t k) const {
+        return k == 1 ? std::string("the batch (input of layer 1)") : "the input of layer " + std::to_string(k);
+    }
+
+    template <class T> matrix_ref<T> view(xt::xtensor<T, 1>& w, std::size_t m) const {
+        return {w.data() + shape_.offset(m), shape_.rows(m), shape_.cols(m)};
+    }
+    template <class T> const_matrix_ref<T> cview(const xt::xtensor<T, 1>& w, std::size_t m) const {
+        return {w.data() + shape_.offset(m), shape_.rows(m), shape_.cols(m)};
+    }
+    template <class T> matrix<T> input(const matrix<T>& h) const {
+        if (!shape_.bias) return h;
+        matrix<T> out({h.shape(0) + 1, h.shape(1)});
+        std::copy(h.begin(), h.end(), out.begin());
+        std::fill(out.begin() + static_cast<std::ptrdiff_t>(h.size()), out.end(), T(1));
+        return out;
+    }
+    // The first d columns of a (the hidden units; the bias column excluded), as a copy.
+    template <class T> static matrix<T> hidden_columns(const_matrix_ref<T> a, std::size_t d) {
+        matrix<T> out({a.rows, d});
+        for (std::size_t i = 0; i < a.rows; ++i)
+            for (std::size_t j = 0; j < d; ++j) out(i, j) = a(i, j);
+        return out;
+    }
+    template <class T> static matrix<T> transposed(const matrix<T>& a) {
+        if constexpr (Kind::diagonal) return a;
+        else return xt::transpose(a);
+    }
+    // a ← g a (g square, or a diagonal as a column)
+    template <class T> static void left_multiply(const matrix<T>& g, matrix_ref<T> a) {
+        if constexpr (Kind::diagonal) {
+            for (std::size_t i = 0; i < a.rows; ++i)
+                for (std::size_t j = 0; j < a.cols; ++j) a(i, j) *= g(i, 0);
+        } else {
+            matrix<T> copy({a.rows, a.cols});
+            std::copy(a.data, a.data + a.size(), copy.begin());
+            tensor::gemm<T>(false, false, T(1), tensor::cref(g), tensor::cref(copy), T(0), a);
+        }
+    }
+    // a[:, :d] ← a[:, :d] g
+    template <class T> static void right_multiply_hidden(matrix_ref<T> a, const matrix<T>& g, std::size_t d) {
+        if constexpr (Kind::diagonal) {
+            for (std::size_t i = 0; i < a.rows; ++i)
+                for (std::size_t j = 0; j < d; ++j) a(i, j) *= g(j, 0);
+        } else {
+            const matrix<T> block = hidden_columns(const_matrix_ref<T>(a), d);
+            if (d == a.cols) {
+                tensor::gemm<T>(false, false, T(1), tensor::cref(block), tensor::cref(g), T(0), a);
+            } else {
+                const matrix<T> out = tensor::product(block, g);
+                for (std::size_t i = 0; i < a.rows; ++i)
+                    for (std::size_t j = 0; j < d; ++j) a(i, j) = out(i, j);
+            }
+        }
+    }
+
+    tensor::network_shape shape_;
+    std::set<std::size_t> pairs_;
+    exp_map map_;
+};
+
+}  // namespace teleport::groups
