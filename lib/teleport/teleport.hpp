@@ -29,6 +29,7 @@
 #include "teleport/groups/action.hpp"
 #include "teleport/groups/lie_algebra.hpp"
 #include "teleport/optimize.hpp"
+#include "teleport/vector_ops.hpp"
 
 namespace teleport {
 
@@ -226,12 +227,6 @@ std::array<double, D> draw_start(const theta_start& start, std::mt19937_64& rng)
     return theta;
 }
 
-template <std::size_t D>
-double norm(const std::array<double, D>& v) {
-    double s = 0.0;
-    for (double e : v) s += e * e;
-    return std::sqrt(s);
-}
 }  // namespace detail
 
 /// Search the group for a point of steeper gradient from w; returns the chosen θ (not yet applied).
@@ -263,7 +258,7 @@ typename Objective::coordinates search(const Objective& objective, const telepor
                 report.objective_before = value;
                 double step = s.initial_step;
                 for (std::size_t k = 0; k < s.steps; ++k) {
-                    const double g = detail::norm<d>(grad);
+                    const double g = std::sqrt(squared_norm(grad));
                     if (!(g > 0) || !std::isfinite(g)) break;
                     bool improved = false;
                     for (std::size_t h = 0; h <= s.max_halvings; ++h, step *= 0.5) {
@@ -430,24 +425,22 @@ struct teleport_run_result {
     stop_reason reason = stop_reason::max_steps;
 };
 
-/// Algorithm 1: for t = 0 … steps−1, teleport if t is in the schedule, then take the optimizer's
-/// step. Runs through the same callbacks as optimize(). The random draws (θ₀, samples) come from a
-/// generator seeded with `seed`.
-template <class Optimizer, class F, group_action Action, class... Callbacks>
-teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, const Action& action,
-                                           std::array<double, Action::n>& x, std::size_t steps,
-                                           const teleport_schedule& schedule, const teleport_settings& settings,
-                                           std::uint64_t seed, state_policy policy = state_policy::keep,
-                                           Callbacks&&... callbacks) {
+/// Algorithm 1 around any teleport procedure. `teleport(x, rng, report)` teleports x in place (or
+/// leaves it and says why in the report) and returns a callable that carries a gradient-like vector
+/// along (m ↦ J⁻ᵀ m), used when the policy is transport. For t = 0 … steps−1: teleport if t is in
+/// the schedule, then take the optimizer's step; the callbacks of optimize() are called as there.
+template <class Optimizer, class F, vector_like Vec, class Teleport, class... Callbacks>
+teleport_run_result run_with_teleport(const Optimizer& opt, const F& f, Vec& x, std::size_t steps,
+                                      const teleport_schedule& schedule, Teleport&& teleport, std::uint64_t seed,
+                                      state_policy policy, Callbacks&&... callbacks) {
     using clock = std::chrono::steady_clock;
-    constexpr std::size_t n = Action::n;
+    using T = value_type_t<Vec>;
     if (steps == 0) throw std::invalid_argument("optimize: number of steps must be positive");
-    validate(settings);
     std::mt19937_64 rng(seed);
     auto state = opt.make_state(x);
     teleport_run_result run;
     run.steps.reserve(steps + 1);
-    std::array<double, n> g{};
+    Vec g = zeros_like(x);
     const auto start = clock::now();
     auto seconds = [&](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
     notify_begin(x, callbacks...);
@@ -457,32 +450,25 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
             const auto t0 = clock::now();
             teleport_report report;
             report.step = t;
-            const std::array<double, n> before = x;
-            const auto element = teleport_once(f, action, x, settings, rng, report);
+            auto transport = teleport(x, rng, report);
             if (report.accepted) {
-                if (policy == state_policy::reset) {
-                    state.reset();
-                } else if (policy == state_policy::transport) {
-                    // J⁻ᵀ m with J = ∂(g·w)/∂w at the point before the teleport
-                    const auto jt_inv = groups::inverse(action.jacobian(element.g, before)).transpose();
-                    state.for_each_gradient_like([&](auto& m) { m = jt_inv.apply(m); });
-                }
+                if (policy == state_policy::reset) state.reset();
+                else if (policy == state_policy::transport) state.for_each_gradient_like(transport);
             }
             teleported = report.accepted;
             run.teleports.push_back(std::move(report));
             run.teleport_seconds += seconds(t0, clock::now());
         }
-        const double loss = f.evaluate_with_gradient(x, g);
-        double gn = 0;
-        for (double e : g) gn += e * e;
-        run.steps.push_back({t, loss, gn, seconds(start, clock::now()), teleported});
+        const T loss = f.evaluate_with_gradient(x, g);
+        const T gn = squared_norm(g);
+        run.steps.push_back({t, double(loss), double(gn), seconds(start, clock::now()), teleported});
         teleported = false;
         if (!std::isfinite(loss) || !std::isfinite(gn)) {
             run.reason = stop_reason::non_finite;
             break;
         }
         if (t == steps) break;
-        if (notify_step(step_info<double>{t, loss, gn}, x, callbacks...)) {
+        if (notify_step(step_info<T>{t, loss, gn}, std::as_const(x), callbacks...)) {
             run.reason = stop_reason::callback;
             break;
         }
@@ -490,8 +476,30 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
     }
     run.total_seconds = seconds(start, clock::now());
     const auto& last = run.steps.back();
-    notify_end(optimize_result<double>{last.loss, last.grad_norm_sq, last.step, run.reason}, x, callbacks...);
+    notify_end(optimize_result<T>{T(last.loss), T(last.grad_norm_sq), last.step, run.reason}, x, callbacks...);
     return run;
+}
+
+/// Algorithm 1 with a group action on a fixed-size point: teleport_once before the scheduled steps.
+/// The random draws (θ₀, samples) come from a generator seeded with `seed`.
+template <class Optimizer, class F, group_action Action, class... Callbacks>
+teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, const Action& action,
+                                           std::array<double, Action::n>& x, std::size_t steps,
+                                           const teleport_schedule& schedule, const teleport_settings& settings,
+                                           std::uint64_t seed, state_policy policy = state_policy::keep,
+                                           Callbacks&&... callbacks) {
+    constexpr std::size_t n = Action::n;
+    validate(settings);
+    auto teleport = [&](std::array<double, n>& point, std::mt19937_64& rng, teleport_report& report) {
+        const std::array<double, n> before = point;
+        const auto element = teleport_once(f, action, point, settings, rng, report);
+        // J⁻ᵀ m with J = ∂(g·w)/∂w at the point before the teleport
+        return [&action, element, before](std::array<double, n>& m) {
+            const auto jt_inv = groups::inverse(action.jacobian(element.g, before)).transpose();
+            m = jt_inv.apply(m);
+        };
+    };
+    return run_with_teleport(opt, f, x, steps, schedule, teleport, seed, policy, std::forward<Callbacks>(callbacks)...);
 }
 
 }  // namespace teleport
