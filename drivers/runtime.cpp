@@ -34,7 +34,7 @@ struct options {
     std::size_t every = 10;
     double lr = 1e-3;
     std::size_t teleport_steps = 10;
-    double teleport_lr = 1e-4;
+    double teleport_lr = 1e-8;
     std::string strategy = "gradient-ascent";
     double tolerance = 1e-9;
     std::string widths = "4,8,16,32,64,128";
