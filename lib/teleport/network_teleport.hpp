@@ -90,6 +90,12 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
     std::mt19937_64& rng, teleport_report& report) {
     using T = typename Net::value_type;
     using parameters = typename Net::parameters;
+    if (settings.map != action.map())
+        throw std::invalid_argument(std::string("teleport: the settings ask for the ") + groups::to_string(settings.map) +
+                                    " map but the action was built with the " + groups::to_string(action.map()) +
+                                    " map");
+    report.accepted = false;
+    report.rejection.clear();
     const network_teleport_objective<Net, Action> objective(net, action);
     const auto& x = net.x();
     parameters g;

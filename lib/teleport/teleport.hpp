@@ -311,6 +311,8 @@ groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action
                                                std::optional<small_matrix<Action::n>> eta = std::nullopt) {
     using algebra = typename Action::algebra;
     constexpr std::size_t n = Action::n;
+    report.accepted = false;
+    report.rejection.clear();
     const teleport_objective<F, Action> objective(f, action, w, settings.map, eta);
     std::array<double, n> g{};
     report.loss_before = f.evaluate_with_gradient(w, g);

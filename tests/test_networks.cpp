@@ -1,0 +1,1069 @@
+// Multi-layer networks: the generated derivatives of mlp against finite differences, the laws of the
+// layer actions (invariance, inverses, composition, derivative at the identity), the network teleport
+// objective, teleport_network and Algorithm 1 for networks.
+//
+// Fixed seeds, random points, relative errors ‖a − b‖∞ / ‖b‖∞ against tolerances well above the
+// error measured and far below what a wrong formula gives. The reference forward pass below is
+// written here with plain loops, independent of the expression engine and of tensor::gemm.
+// TELEPORT_TEST_REPORT=1 prints the worst errors measured.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "teleport/network_teleport.hpp"
+#include "teleport/optimizers.hpp"
+#include "teleport/problems/mlp.hpp"
+
+using namespace teleport;
+
+namespace {
+
+using tensor::matrix;
+using dvec = xt::xtensor<double, 1>;
+using leaky = tensor::leaky_relu<1, 10>;
+using btanh = tensor::bijective_tanh<10>;
+using bsigmoid = tensor::bijective_sigmoid<10>;
+using identity_act = tensor::identity_activation;
+using problems::mlp;
+using problems::mlp_loss;
+constexpr mlp_loss se = mlp_loss::squared_error;
+constexpr mlp_loss ce = mlp_loss::cross_entropy;
+
+using nonlinear_leaky = groups::layer_action<groups::nonlinear_layers, leaky>;
+using nonlinear_tanh = groups::layer_action<groups::nonlinear_layers, btanh>;
+using linear_action = groups::layer_action<groups::linear_layers, identity_act>;
+using rescaling_leaky = groups::layer_action<groups::rescaling_layers, leaky>;
+
+// The largest error seen by a test case, printed on request.
+struct worst_error {
+    std::string what;
+    double value = 0;
+    void update(double e) { value = std::max(value, e); }
+    ~worst_error() {
+        if (std::getenv("TELEPORT_TEST_REPORT")) std::printf("  worst %-58s %.3g\n", what.c_str(), value);
+    }
+};
+
+// --- random data ---------------------------------------------------------------------------------
+
+matrix<double> normal_matrix(std::size_t rows, std::size_t cols, std::mt19937_64& rng, double sd = 1.0) {
+    std::normal_distribution<double> normal(0.0, sd);
+    matrix<double> m({rows, cols});
+    for (auto& e : m) e = normal(rng);
+    return m;
+}
+
+matrix<double> uniform_matrix(std::size_t rows, std::size_t cols, std::mt19937_64& rng) {
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    matrix<double> m({rows, cols});
+    for (auto& e : m) e = u(rng);
+    return m;
+}
+
+// Cross-entropy targets: columns of positive probabilities summing to one.
+matrix<double> probability_columns(std::size_t rows, std::size_t cols, std::mt19937_64& rng) {
+    std::uniform_real_distribution<double> u(0.05, 1.0);
+    matrix<double> m({rows, cols});
+    for (auto& e : m) e = u(rng);
+    for (std::size_t j = 0; j < cols; ++j) {
+        double s = 0;
+        for (std::size_t i = 0; i < rows; ++i) s += m(i, j);
+        for (std::size_t i = 0; i < rows; ++i) m(i, j) /= s;
+    }
+    return m;
+}
+
+matrix<double> targets(mlp_loss loss, std::size_t rows, std::size_t cols, std::mt19937_64& rng) {
+    return loss == se ? normal_matrix(rows, cols, rng) : probability_columns(rows, cols, rng);
+}
+
+dvec normal_vector(std::size_t n, std::mt19937_64& rng) {
+    std::normal_distribution<double> normal;
+    dvec v = xt::zeros<double>({n});
+    for (auto& e : v) e = normal(rng);
+    return v;
+}
+
+// Weights with W_m entries N(0, 1/fan-in): pre-activations of order one.
+dvec random_weights(const tensor::network_shape& s, std::mt19937_64& rng) {
+    dvec w = xt::zeros<double>({s.parameter_count()});
+    for (std::size_t m = 1; m <= s.layers(); ++m) {
+        std::normal_distribution<double> normal(0.0, 1.0 / std::sqrt(double(s.cols(m))));
+        for (std::size_t i = s.offset(m); i < s.offset(m) + s.rows(m) * s.cols(m); ++i) w(i) = normal(rng);
+    }
+    return w;
+}
+
+// One algebra element per pair, each of Frobenius norm uniform in (max_norm/4, max_norm].
+template <class Action>
+std::vector<matrix<double>> random_algebra(const Action& action, std::mt19937_64& rng, double max_norm) {
+    std::uniform_real_distribution<double> u(0.25, 1.0);
+    auto t = action.template zero<double>();
+    for (auto& m : t) {
+        m = normal_matrix(m.shape(0), m.shape(1), rng);
+        const double norm = std::sqrt(double(xt::sum(m * m)()));
+        m *= max_norm * u(rng) / norm;
+    }
+    return t;
+}
+
+template <class Net>
+Net make_net(const std::vector<std::size_t>& widths, std::size_t samples, std::mt19937_64& rng) {
+    using T = typename Net::value_type;
+    const matrix<double> x = normal_matrix(widths.front(), samples, rng);
+    const matrix<double> y = targets(Net::loss_kind, widths.back(), samples, rng);
+    return Net(widths, xt::cast<T>(x), xt::cast<T>(y));
+}
+
+// --- comparisons ---------------------------------------------------------------------------------
+
+template <class V>
+double max_abs(const V& v) {
+    double m = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) m = std::max(m, std::abs(double(v.data()[i])));
+    return m;
+}
+
+// ‖got − reference‖∞ / ‖reference‖∞.
+template <class A, class B>
+double relative_error(const A& got, const B& reference) {
+    REQUIRE(got.size() == reference.size());
+    double diff = 0;
+    for (std::size_t i = 0; i < got.size(); ++i)
+        diff = std::max(diff, std::abs(double(got.data()[i]) - double(reference.data()[i])));
+    const double scale = max_abs(reference);
+    return scale > 0 ? diff / scale : (diff == 0 ? 0.0 : std::numeric_limits<double>::infinity());
+}
+
+double relative_change(double after, double before) { return std::abs(after - before) / std::abs(before); }
+
+// Exact equality of two tensors (REQUIRE(a == b) would hand xtensor's operators to Catch).
+template <class A, class B>
+bool identical(const A& a, const B& b) {
+    return bool(a == b);
+}
+
+// The algebra elements of all pairs as one flat vector (for comparisons).
+dvec flat_algebra(const std::vector<matrix<double>>& ts) {
+    std::vector<double> out;
+    for (const auto& t : ts) out.insert(out.end(), t.begin(), t.end());
+    dvec v = xt::zeros<double>({out.size()});
+    std::copy(out.begin(), out.end(), v.begin());
+    return v;
+}
+
+double dot(const dvec& a, const dvec& b) {
+    double s = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) s += a(i) * b(i);
+    return s;
+}
+
+// --- an independent forward pass -----------------------------------------------------------------
+
+// The network's output W_L h̃_{L−1} with plain loops (samples are columns, biases the last column).
+// smallest, when given, receives the smallest |pre-activation| of the hidden layers.
+template <class Act>
+matrix<double> reference_output(const tensor::network_shape& s, const dvec& w, const matrix<double>& x,
+                                double* smallest = nullptr) {
+    const std::size_t n = x.shape(1);
+    if (smallest) *smallest = std::numeric_limits<double>::infinity();
+    matrix<double> h = x;
+    for (std::size_t m = 1; m <= s.layers(); ++m) {
+        const double* wm = w.data() + s.offset(m);
+        const std::size_t rows = s.rows(m), cols = s.cols(m), in = s.widths[m - 1];
+        matrix<double> z = xt::zeros<double>({rows, n});
+        for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < n; ++j) {
+                double acc = s.bias ? wm[i * cols + in] : 0.0;
+                for (std::size_t p = 0; p < in; ++p) acc += wm[i * cols + p] * h(p, j);
+                if (smallest && m < s.layers()) *smallest = std::min(*smallest, std::abs(acc));
+                z(i, j) = m < s.layers() ? Act::value(acc) : acc;
+            }
+        h = std::move(z);
+    }
+    return h;
+}
+
+template <class Act>
+double reference_loss(const tensor::network_shape& s, const dvec& w, const matrix<double>& x, const matrix<double>& y,
+                      mlp_loss loss) {
+    const matrix<double> out = reference_output<Act>(s, w, x);
+    double total = 0;
+    if (loss == se) {
+        for (std::size_t i = 0; i < out.size(); ++i)
+            total += 0.5 * (y.data()[i] - out.data()[i]) * (y.data()[i] - out.data()[i]);
+        return total;
+    }
+    for (std::size_t j = 0; j < out.shape(1); ++j) {
+        double top = out(0, j);
+        for (std::size_t i = 1; i < out.shape(0); ++i) top = std::max(top, out(i, j));
+        double z = 0;
+        for (std::size_t i = 0; i < out.shape(0); ++i) z += std::exp(out(i, j) - top);
+        const double lse = top + std::log(z);
+        for (std::size_t i = 0; i < out.shape(0); ++i) total += y(i, j) * (lse - out(i, j));
+    }
+    return total / double(out.shape(1));
+}
+
+// Random weights whose hidden pre-activations on x all stay 0.01 away from LeakyReLU's kink at 0:
+// central differences across a kink measure a jump, not a derivative.
+template <class Act>
+dvec random_weights_off_kinks(const tensor::network_shape& s, const matrix<double>& x, std::mt19937_64& rng) {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        dvec w = random_weights(s, rng);
+        if constexpr (!std::is_same_v<Act, leaky>) return w;
+        double smallest = 0;
+        reference_output<Act>(s, w, x, &smallest);
+        if (smallest >= 1e-2) return w;
+    }
+    FAIL("no weights found away from the kinks");
+    return {};
+}
+
+// --- finite differences --------------------------------------------------------------------------
+
+// ∇L by central differences of L, coordinate by coordinate.
+template <class Net>
+dvec fd_gradient(const Net& net, const dvec& w) {
+    dvec fd = xt::zeros<double>({w.size()});
+    dvec p = w;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        const double h = 1e-5 * std::max(1.0, std::abs(w(i)));
+        const double up = w(i) + h, down = w(i) - h;
+        p(i) = up;
+        const double lu = net.evaluate(p);
+        p(i) = down;
+        const double ld = net.evaluate(p);
+        p(i) = w(i);
+        fd(i) = (lu - ld) / (up - down);
+    }
+    return fd;
+}
+
+// H·v by central differences of ∇L along v.
+template <class Net>
+dvec fd_hessian_vector_product(const Net& net, const dvec& w, const dvec& v) {
+    const double t = 1e-5 * std::max(1.0, max_abs(w)) / max_abs(v);
+    const dvec up = w + t * v, down = w - t * v;
+    dvec gu, gd;
+    net.gradient(up, gu);
+    net.gradient(down, gd);
+    return (gu - gd) / (2 * t);
+}
+
+// --- 1, 2: generated derivatives of mlp ---------------------------------------------------------
+
+template <class Net>
+std::string label() {
+    return Net::activation::name() + (Net::loss_kind == se ? ", squared error" : ", cross-entropy") +
+           (Net::has_bias ? ", bias" : "") + ", L=" + std::to_string(Net::layers);
+}
+
+// The networks whose derivatives are checked: every activation with both losses, biases on and
+// off, depths 2, 3 and 5. Few distinct types keep the compile time in budget.
+template <class Check>
+void for_each_network(Check&& check) {
+    check.template operator()<mlp<double, 2, identity_act, se, false>>({4, 6, 3}, 7, 101);
+    check.template operator()<mlp<double, 3, identity_act, ce, true>>({4, 5, 6, 3}, 6, 102);
+    check.template operator()<mlp<double, 5, identity_act, se, true>>({4, 5, 6, 5, 4, 3}, 5, 103);
+    check.template operator()<mlp<double, 3, leaky, se, false>>({5, 6, 7, 8}, 4, 104);
+    check.template operator()<mlp<double, 2, leaky, ce, true>>({4, 6, 5}, 7, 105);
+    check.template operator()<mlp<double, 5, leaky, se, true>>({4, 6, 5, 7, 6, 3}, 5, 106);
+    check.template operator()<mlp<double, 3, btanh, se, true>>({4, 5, 6, 3}, 6, 107);
+    check.template operator()<mlp<double, 5, btanh, ce, false>>({4, 6, 5, 6, 5, 4}, 5, 108);
+    check.template operator()<mlp<double, 2, bsigmoid, se, false>>({4, 6, 3}, 6, 109);
+    check.template operator()<mlp<double, 3, bsigmoid, ce, true>>({4, 5, 6, 4}, 6, 110);
+    check.template operator()<mlp<double, 3, tensor::tanh_activation, ce, false>>({4, 5, 6, 4}, 6, 111);
+    check.template operator()<mlp<double, 5, tensor::tanh_activation, se, true>>({4, 5, 6, 5, 4, 3}, 5, 112);
+}
+
+}  // namespace
+
+TEST_CASE("mlp gradient against central differences", "[networks]") {
+    worst_error worst{"mlp gradient vs differences (relative)"};
+    for_each_network([&]<class Net>(std::vector<std::size_t> widths, std::size_t samples, std::uint64_t seed) {
+        INFO(label<Net>());
+        std::mt19937_64 rng(seed);
+        const auto net = make_net<Net>(widths, samples, rng);
+        for (int point = 0; point < 3; ++point) {
+            INFO("point " << point);
+            const dvec w = random_weights_off_kinks<typename Net::activation>(net.shape(), net.x(), rng);
+            dvec g;
+            const double loss = net.evaluate_with_gradient(w, g);
+            REQUIRE(loss == net.evaluate(w));
+            // the generated forward pass agrees with the plain one
+            const double reference =
+                reference_loss<typename Net::activation>(net.shape(), w, net.x(), net.y(), Net::loss_kind);
+            REQUIRE(relative_change(loss, reference) <= 1e-13);
+            const dvec fd = fd_gradient(net, w);
+            REQUIRE(max_abs(fd) > 1e-2);  // a gradient worth checking
+            const double e = relative_error(g, fd);
+            INFO("relative error " << e);
+            REQUIRE(e <= 1e-7);
+            worst.update(e);
+        }
+    });
+}
+
+TEST_CASE("mlp gradient in float against differences of its double twin", "[networks]") {
+    worst_error worst{"float mlp gradient / HVP vs double differences"};
+    using net_f = mlp<float, 3, btanh, se, true>;
+    using net_d = mlp<double, 3, btanh, se, true>;
+    std::mt19937_64 rng(120);
+    const std::vector<std::size_t> widths{4, 5, 6, 3};
+    // the same data and weights in both precisions (float values, exactly representable in double)
+    const matrix<float> xf = xt::cast<float>(normal_matrix(4, 6, rng));
+    const matrix<float> yf = xt::cast<float>(normal_matrix(3, 6, rng));
+    const net_f nf(widths, xf, yf);
+    const net_d nd(widths, xt::cast<double>(xf), xt::cast<double>(yf));
+    for (int point = 0; point < 3; ++point) {
+        const xt::xtensor<float, 1> wf = xt::cast<float>(random_weights(nf.shape(), rng));
+        const dvec wd = xt::cast<double>(wf);
+        xt::xtensor<float, 1> gf;
+        const float loss = nf.evaluate_with_gradient(wf, gf);
+        REQUIRE(relative_change(double(loss), nd.evaluate(wd)) <= 1e-6);
+        const double e = relative_error(gf, fd_gradient(nd, wd));
+        INFO("point " << point << ": gradient relative error " << e);
+        REQUIRE(e <= 1e-5);
+        worst.update(e);
+        // and the Hessian-vector product
+        const xt::xtensor<float, 1> vf = xt::cast<float>(normal_vector(wf.size(), rng));
+        xt::xtensor<float, 1> g2, hvf;
+        nf.hessian_vector_product(wf, vf, g2, hvf);
+        const double eh = relative_error(hvf, fd_hessian_vector_product(nd, wd, xt::cast<double>(vf)));
+        INFO("Hessian-vector product relative error " << eh);
+        REQUIRE(eh <= 1e-5);
+        worst.update(eh);
+    }
+}
+
+TEST_CASE("mlp Hessian-vector product against central differences of the gradient", "[networks]") {
+    worst_error worst{"mlp HVP vs differences of the gradient (relative)"};
+    worst_error worst_alias{"mlp HVP with v aliasing g vs H(grad L) (relative)"};
+    for_each_network([&]<class Net>(std::vector<std::size_t> widths, std::size_t samples, std::uint64_t seed) {
+        INFO(label<Net>());
+        std::mt19937_64 rng(seed + 1000);
+        const auto net = make_net<Net>(widths, samples, rng);
+        for (int point = 0; point < 3; ++point) {
+            INFO("point " << point);
+            const dvec w = random_weights_off_kinks<typename Net::activation>(net.shape(), net.x(), rng);
+            const dvec v = normal_vector(w.size(), rng);
+            dvec g0, g, hv;
+            const double loss = net.evaluate_with_gradient(w, g0);
+            REQUIRE(net.hessian_vector_product(w, v, g, hv) == loss);
+            REQUIRE(identical(g, g0));
+            const dvec fd = fd_hessian_vector_product(net, w, v);
+            REQUIRE(max_abs(fd) > 1e-2);
+            const double e = relative_error(hv, fd);
+            INFO("relative error " << e);
+            REQUIRE(e <= 1e-7);
+            worst.update(e);
+
+            // v aliasing the gradient output, as network_teleport_objective calls it: whatever g
+            // held, the result is H∇L and g is ∇L
+            dvec alias = 100.0 * normal_vector(w.size(), rng), hv_alias;
+            net.hessian_vector_product(w, alias, alias, hv_alias);
+            REQUIRE(identical(alias, g0));
+            dvec g_copy, hg;
+            net.hessian_vector_product(w, g0, g_copy, hg);
+            REQUIRE(relative_error(hv_alias, hg) <= 1e-15);
+            const double ea = relative_error(hv_alias, fd_hessian_vector_product(net, w, g0));
+            INFO("aliased: relative error " << ea);
+            REQUIRE(ea <= 1e-7);
+            worst_alias.update(ea);
+        }
+    });
+}
+
+// --- 3: invariance -------------------------------------------------------------------------------
+
+namespace {
+
+// Widths d_0 … d_L for depth L: hidden widths 5 to 7, output 4; a batch of 3 has full column rank
+// at every layer.
+std::vector<std::size_t> invariance_widths(std::size_t layers) {
+    const std::size_t hidden[] = {6, 5, 7, 6, 5};
+    std::vector<std::size_t> widths{5};
+    for (std::size_t k = 1; k < layers; ++k) widths.push_back(hidden[k - 1]);
+    widths.push_back(4);
+    return widths;
+}
+
+struct invariance_result {
+    double batch = 0;     // worst relative change of the batch loss and outputs
+    double held_out = 0;  // largest relative change of the loss on other data
+};
+
+// All adjacent pairs at once, depths 2 … 6, biases on and off, 5 random elements each.
+template <class Action>
+invariance_result check_invariance(std::uint64_t seed) {
+    using Act = typename Action::activation;
+    std::mt19937_64 rng(seed);
+    invariance_result result;
+    for (std::size_t layers = 2; layers <= 6; ++layers)
+        for (const bool bias : {false, true}) {
+            INFO("depth " << layers << ", bias " << bias);
+            const tensor::network_shape shape{invariance_widths(layers), bias};
+            std::set<std::size_t> pairs;
+            for (std::size_t k = 1; k < layers; ++k) pairs.insert(k);
+            const Action action(shape, pairs);
+            const matrix<double> x = normal_matrix(5, 3, rng), y = normal_matrix(4, 3, rng);
+            const matrix<double> x2 = normal_matrix(5, 8, rng), y2 = normal_matrix(4, 8, rng);
+            for (int trial = 0; trial < 5; ++trial) {
+                const dvec w = random_weights(shape, rng);
+                dvec moved = w;
+                action.apply(random_algebra(action, rng, 0.1), moved, x);
+                REQUIRE(relative_error(moved, w) > 1e-4);  // the weights did move
+                const double loss = reference_loss<Act>(shape, w, x, y, se);
+                const double change = relative_change(reference_loss<Act>(shape, moved, x, y, se), loss);
+                const double outputs =
+                    relative_error(reference_output<Act>(shape, moved, x), reference_output<Act>(shape, w, x));
+                INFO("trial " << trial << ": batch loss change " << change << ", outputs " << outputs);
+                REQUIRE(change <= 1e-10);
+                REQUIRE(outputs <= 1e-10);
+                result.batch = std::max({result.batch, change, outputs});
+                const double held_out = relative_change(reference_loss<Act>(shape, moved, x2, y2, se),
+                                                        reference_loss<Act>(shape, w, x2, y2, se));
+                INFO("held-out loss change " << held_out);
+                if constexpr (Action::data_free) REQUIRE(held_out <= 1e-10);
+                result.held_out = std::max(result.held_out, held_out);
+            }
+        }
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("layer actions leave the batch loss invariant and data-free ones every loss", "[networks][invariance]") {
+    worst_error batch{"invariance: batch loss / outputs relative change"};
+    worst_error data_free{"invariance: held-out loss change, data-free actions"};
+    worst_error nonlinear{"invariance: held-out loss change, eq. 8 (expected large)"};
+    const auto leaky_result = check_invariance<nonlinear_leaky>(201);
+    const auto tanh_result = check_invariance<nonlinear_tanh>(202);
+    const auto linear_result = check_invariance<linear_action>(203);
+    const auto rescaling_result = check_invariance<rescaling_leaky>(204);
+    batch.update(std::max({leaky_result.batch, tanh_result.batch, linear_result.batch, rescaling_result.batch}));
+    data_free.update(std::max(linear_result.held_out, rescaling_result.held_out));
+    nonlinear.update(std::max(leaky_result.held_out, tanh_result.held_out));
+    // eq. 8 is a symmetry of the batch only: on other data the loss moves, and this test sees it
+    REQUIRE(leaky_result.held_out > 1e-8);
+    REQUIRE(tanh_result.held_out > 1e-8);
+}
+
+// --- 4, 5: inverses and composition --------------------------------------------------------------
+
+namespace {
+
+template <class T>
+std::vector<groups::layer_element<T>> inverse_of(const std::vector<groups::layer_element<T>>& e) {
+    std::vector<groups::layer_element<T>> out;
+    for (const auto& x : e) out.push_back({x.g_inverse, x.g});
+    return out;
+}
+
+// The pair sets exercised: all adjacent pairs, non-adjacent ones, the top pair alone.
+const std::vector<std::set<std::size_t>> pair_sets{{1, 2, 3}, {1, 3}, {3}, {2}};
+
+template <class Action>
+void check_inverse_and_compose(std::uint64_t seed, double& worst_inverse, double& worst_compose) {
+    std::mt19937_64 rng(seed);
+    for (const bool bias : {false, true})
+        for (const auto& pairs : pair_sets) {
+            INFO("bias " << bias << ", " << pairs.size() << " pairs, first " << *pairs.begin());
+            const tensor::network_shape shape{{5, 6, 7, 6, 4}, bias};
+            const Action action(shape, pairs);
+            const matrix<double> x = normal_matrix(5, 4, rng);
+            dvec w = random_weights(shape, rng);
+            if constexpr (!Action::data_free) {
+                // the first application of the identity projects W_k onto the batch's span; a
+                // second one changes nothing
+                action.apply(action.template identity<double>(), w, x);
+                dvec again = w;
+                action.apply(action.template identity<double>(), again, x);
+                REQUIRE(relative_error(again, w) <= 1e-12);
+            }
+            for (int trial = 0; trial < 3; ++trial) {
+                const auto a = action.elements(random_algebra(action, rng, 0.3));
+                const auto b = action.elements(random_algebra(action, rng, 0.3));
+                // g and g⁻¹ are exact inverses, as matrices and as actions
+                if constexpr (!Action::kind::diagonal)
+                    for (const auto& e : a)
+                        REQUIRE(max_abs(matrix<double>(tensor::product(e.g, e.g_inverse) -
+                                                       tensor::identity<double>(e.g.shape(0)))) <= 1e-14);
+                dvec moved = w;
+                action.apply(a, moved, x);
+                REQUIRE(relative_error(moved, w) > 1e-3);
+                dvec back = moved;
+                action.apply(inverse_of(a), back, x);
+                const double e_inverse = relative_error(back, w);
+                INFO("g⁻¹·(g·w) vs w: " << e_inverse);
+                REQUIRE(e_inverse <= 1e-10);
+                worst_inverse = std::max(worst_inverse, e_inverse);
+
+                // compose(a, b) is "b after a": one application equals a then b
+                dvec a_then_b = w;
+                action.apply(a, a_then_b, x);
+                action.apply(b, a_then_b, x);
+                auto composed = a;
+                Action::compose(composed, b);
+                dvec at_once = w;
+                action.apply(composed, at_once, x);
+                const double e_compose = relative_error(at_once, a_then_b);
+                INFO("compose(a, b) vs a then b: " << e_compose);
+                REQUIRE(e_compose <= 1e-10);
+                worst_compose = std::max(worst_compose, e_compose);
+                if constexpr (!Action::kind::diagonal) {
+                    // the order matters for GL: the other order is far off (so the check can fail)
+                    auto swapped = b;
+                    Action::compose(swapped, a);
+                    dvec wrong = w;
+                    action.apply(swapped, wrong, x);
+                    REQUIRE(relative_error(wrong, a_then_b) > 1e-4);
+                }
+            }
+        }
+}
+
+}  // namespace
+
+TEST_CASE("layer actions: g⁻¹ undoes g exactly and compose(a b) applies a then b", "[networks]") {
+    worst_error inverse{"g^-1 (g w) vs w (relative)"};
+    worst_error compose{"compose(a, b) w vs b (a w) (relative)"};
+    check_inverse_and_compose<nonlinear_leaky>(301, inverse.value, compose.value);
+    check_inverse_and_compose<nonlinear_tanh>(302, inverse.value, compose.value);
+    check_inverse_and_compose<linear_action>(303, inverse.value, compose.value);
+    check_inverse_and_compose<rescaling_leaky>(304, inverse.value, compose.value);
+}
+
+// --- 6: derivative of the action at the identity -------------------------------------------------
+
+namespace {
+
+// gradient_at_identity(w, u, x) is ∂/∂T ⟨u, map(T)·w⟩ at T = 0, by central differences per
+// algebra coordinate (w first projected for eq. 8, as the header requires).
+// d/dε f(ε) at 0 by the fourth-order central stencil: the eq. 8 action through σ⁻¹ of the
+// bijective tanh has third derivatives large enough that the second-order stencil's ε² error
+// reaches 1e−6 at ε = 1e−5 (measured); this one's ε⁴ error is far below rounding.
+template <class F>
+double derivative_at_zero(F f, double h = 1e-5) {
+    return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
+}
+
+// d/dε J(map(εT)·w) at 0 for J a function of the weights, per algebra coordinate.
+template <class Action, class J>
+std::vector<matrix<double>> fd_algebra_gradient(const Action& action, const dvec& w, const matrix<double>& x, J j) {
+    auto t = action.template zero<double>();
+    std::vector<matrix<double>> fd = t;
+    for (std::size_t p = 0; p < t.size(); ++p)
+        for (std::size_t i = 0; i < t[p].size(); ++i) {
+            fd[p].data()[i] = derivative_at_zero([&](double eps) {
+                t[p].data()[i] = eps;
+                dvec moved = w;
+                action.apply(t, moved, x);
+                t[p].data()[i] = 0;
+                return j(moved);
+            });
+        }
+    return fd;
+}
+
+// gradient_at_identity(w, u, x) is ∂/∂T ⟨u, map(T)·w⟩ at T = 0, by differences per algebra
+// coordinate (w first projected for eq. 8, as the header requires).
+template <class Action>
+double check_gradient_at_identity(const Action& action, dvec w, const matrix<double>& x, std::mt19937_64& rng) {
+    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), w, x);
+    const dvec u = normal_vector(w.size(), rng);
+    const dvec generated = flat_algebra(action.gradient_at_identity(w, u, x));
+    const dvec reference =
+        flat_algebra(fd_algebra_gradient(action, w, x, [&](const dvec& moved) { return dot(u, moved - w); }));
+    REQUIRE(max_abs(reference) > 1e-2);
+    const double e = relative_error(generated, reference);
+    INFO(Action::name() << " " << Action::activation::name() << ", gradient at the identity: relative error " << e);
+    REQUIRE(e <= 1e-8);
+    return e;
+}
+
+template <class Action>
+void check_gradient_at_identity_cases(std::uint64_t seed, worst_error& worst) {
+    std::mt19937_64 rng(seed);
+    for (const bool bias : {false, true})
+        for (const auto& pairs : pair_sets) {
+            INFO("bias " << bias << ", " << pairs.size() << " pairs, first " << *pairs.begin());
+            const tensor::network_shape shape{{5, 6, 7, 6, 4}, bias};
+            const Action action(shape, pairs);
+            const matrix<double> x = normal_matrix(5, 4, rng);
+            for (int trial = 0; trial < 2; ++trial)
+                worst.update(check_gradient_at_identity(
+                    action, random_weights_off_kinks<typename Action::activation>(shape, x, rng), x, rng));
+        }
+}
+
+}  // namespace
+
+TEST_CASE("layer action gradient at the identity against central differences", "[networks]") {
+    worst_error worst{"gradient_at_identity vs differences (relative)"};
+    check_gradient_at_identity_cases<nonlinear_leaky>(401, worst);
+    check_gradient_at_identity_cases<nonlinear_tanh>(402, worst);
+    check_gradient_at_identity_cases<linear_action>(403, worst);
+    check_gradient_at_identity_cases<rescaling_leaky>(404, worst);
+}
+
+// --- 7: the network teleport objective -----------------------------------------------------------
+
+namespace {
+
+// ∂J/∂T at the identity against differences of J(map(εE)·w) per algebra coordinate, and along
+// one random direction.
+template <class Net, class Action>
+double check_objective(const Net& net, const Action& action, std::mt19937_64& rng) {
+    const network_teleport_objective<Net, Action> objective(net, action);
+    dvec w = random_weights_off_kinks<typename Net::activation>(net.shape(), net.x(), rng);
+    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), w, net.x());
+    std::vector<matrix<double>> grad;
+    const double j = objective.value_and_gradient(w, grad);
+    REQUIRE(j == objective.value(w));
+    dvec g;
+    net.gradient(w, g);
+    REQUIRE(relative_change(j, double(xt::sum(g * g)())) <= 1e-14);
+
+    const dvec generated = flat_algebra(grad);
+    const dvec reference = flat_algebra(
+        fd_algebra_gradient(action, w, net.x(), [&](const dvec& moved) { return objective.value(moved); }));
+    REQUIRE(max_abs(reference) > 1e-3 * j);
+    const double e = relative_error(generated, reference);
+    INFO(Action::name() << " " << Action::activation::name() << ", objective gradient: relative error " << e);
+    REQUIRE(e <= 1e-7);
+
+    // along a random direction T: d/dε J(exp(εT)·w) = ⟨∂J/∂T, T⟩
+    const auto direction = random_algebra(action, rng, 1.0);
+    const double fd = derivative_at_zero([&](double eps) {
+        auto scaled = direction;
+        for (auto& m : scaled) m *= eps;
+        dvec moved = w;
+        action.apply(scaled, moved, net.x());
+        return objective.value(moved);
+    });
+    const double directional = dot(generated, flat_algebra(direction));
+    const double e_dir = std::abs(directional - fd) / std::sqrt(dot(generated, generated));
+    INFO("directional derivative " << directional << ", differences " << fd);
+    REQUIRE(e_dir <= 1e-7);
+    return std::max(e, e_dir);
+}
+
+}  // namespace
+
+TEST_CASE("network teleport objective gradient against differences of J(exp(εT)·w)", "[networks][teleport]") {
+    worst_error worst{"teleport objective gradient vs differences (relative)"};
+    {
+        INFO("eq. 8, leaky_relu, L=3, pairs {1, 2}");
+        std::mt19937_64 rng(501);
+        const auto net = make_net<mlp<double, 3, leaky, se, false>>({5, 6, 7, 8}, 4, rng);
+        for (int trial = 0; trial < 3; ++trial)
+            worst.update(check_objective(net, nonlinear_leaky(net.shape(), {1, 2}), rng));
+        worst.update(check_objective(net, nonlinear_leaky(net.shape(), {2}), rng));
+    }
+    {
+        INFO("eq. 8, leaky_relu, bias, L=5, pairs {1, 2, 3, 4} and {2, 4}");
+        std::mt19937_64 rng(502);
+        const auto net = make_net<mlp<double, 5, leaky, se, true>>({5, 6, 5, 7, 6, 3}, 4, rng);
+        for (int trial = 0; trial < 2; ++trial)
+            worst.update(check_objective(net, nonlinear_leaky(net.shape(), {1, 2, 3, 4}), rng));
+        worst.update(check_objective(net, nonlinear_leaky(net.shape(), {2, 4}), rng));
+    }
+    {
+        INFO("eq. 8, bijective_tanh, bias, L=3, cross-entropy L=5");
+        std::mt19937_64 rng(503);
+        const auto net = make_net<mlp<double, 3, btanh, se, true>>({4, 5, 6, 3}, 3, rng);
+        for (int trial = 0; trial < 2; ++trial)
+            worst.update(check_objective(net, nonlinear_tanh(net.shape(), {1, 2}), rng));
+        const auto deep = make_net<mlp<double, 5, btanh, ce, false>>({4, 6, 5, 6, 5, 4}, 3, rng);
+        worst.update(check_objective(deep, nonlinear_tanh(deep.shape(), {1, 3, 4}), rng));
+    }
+    {
+        INFO("eq. 6, linear, bias, L=5 and cross-entropy L=3");
+        std::mt19937_64 rng(504);
+        const auto net = make_net<mlp<double, 5, identity_act, se, true>>({4, 5, 6, 5, 4, 3}, 5, rng);
+        for (int trial = 0; trial < 2; ++trial)
+            worst.update(check_objective(net, linear_action(net.shape(), {1, 2, 3, 4}), rng));
+        const auto ce_net = make_net<mlp<double, 3, identity_act, ce, true>>({4, 5, 6, 3}, 6, rng);
+        worst.update(check_objective(ce_net, linear_action(ce_net.shape(), {1, 2}), rng));
+    }
+    {
+        INFO("rescaling, leaky_relu");
+        std::mt19937_64 rng(505);
+        const auto net = make_net<mlp<double, 3, leaky, se, false>>({5, 6, 7, 8}, 4, rng);
+        for (int trial = 0; trial < 2; ++trial)
+            worst.update(check_objective(net, rescaling_leaky(net.shape(), {1, 2}), rng));
+        const auto ce_net = make_net<mlp<double, 2, leaky, ce, true>>({4, 6, 5}, 7, rng);
+        worst.update(check_objective(ce_net, rescaling_leaky(ce_net.shape(), {1}), rng));
+        const auto deep = make_net<mlp<double, 5, leaky, se, true>>({4, 6, 5, 7, 6, 3}, 5, rng);
+        worst.update(check_objective(deep, rescaling_leaky(deep.shape(), {1, 2, 3, 4}), rng));
+    }
+}
+
+// --- 8: the first-order map drifts ---------------------------------------------------------------
+
+namespace {
+
+// Relative batch-loss change after one application of an element with ‖T_k‖_F = 0.1 per pair.
+template <class Action>
+double loss_drift(groups::exp_map map, std::uint64_t seed) {
+    using Act = typename Action::activation;
+    std::mt19937_64 rng(seed);
+    const tensor::network_shape shape{{5, 6, 7, 6, 4}, true};
+    const Action action(shape, {1, 2, 3}, map);
+    const matrix<double> x = normal_matrix(5, 4, rng), y = normal_matrix(4, 4, rng);
+    double worst = 0;
+    for (int trial = 0; trial < 5; ++trial) {
+        const dvec w = random_weights(shape, rng);
+        auto t = random_algebra(action, rng, 0.1);
+        for (auto& m : t) m *= 0.1 / std::sqrt(double(xt::sum(m * m)()));
+        dvec moved = w;
+        action.apply(t, moved, x);
+        worst = std::max(worst, relative_change(reference_loss<Act>(shape, moved, x, y, se),
+                                                reference_loss<Act>(shape, w, x, y, se)));
+    }
+    return worst;
+}
+
+template <class Action>
+void check_drift(std::uint64_t seed, const char* name) {
+    const double exact = loss_drift<Action>(exp_map::exact, seed);
+    const double first_order = loss_drift<Action>(exp_map::first_order, seed);  // the same w, T, X
+    if (std::getenv("TELEPORT_TEST_REPORT"))
+        std::printf("  drift %-20s exact %.3g, first-order %.3g\n", name, exact, first_order);
+    INFO(name << ": loss change exact " << exact << ", first-order " << first_order);
+    REQUIRE(exact <= 1e-12);
+    REQUIRE(first_order >= 1e-6);
+    REQUIRE(first_order >= 1e3 * exact);
+}
+
+}  // namespace
+
+TEST_CASE("the first-order map I + T with I − T drifts where the exact map does not", "[networks][invariance]") {
+    check_drift<nonlinear_leaky>(601, "eq. 8, leaky_relu");
+    check_drift<nonlinear_tanh>(602, "eq. 8, bijective_tanh");
+    check_drift<linear_action>(603, "eq. 6, linear");
+    check_drift<rescaling_leaky>(604, "rescaling");
+}
+
+// --- 9, 10, 11: teleport_network, errors, Algorithm 1 --------------------------------------------
+
+namespace {
+
+using paper_net = mlp<double, 3, leaky, se, false>;
+
+// The paper's regression network (Fig. 3): X 5×4, widths 5-6-7-8, everything uniform in [0, 1).
+struct paper_setup {
+    paper_net net;
+    dvec w;
+    explicit paper_setup(std::uint64_t seed, std::size_t samples = 4) : net(make(seed, samples)), w(weights(seed)) {}
+
+  private:
+    static paper_net make(std::uint64_t seed, std::size_t samples) {
+        std::mt19937_64 rng(seed);
+        const auto x = uniform_matrix(5, samples, rng);
+        const auto y = uniform_matrix(8, samples, rng);
+        return paper_net({5, 6, 7, 8}, x, y);
+    }
+    dvec weights(std::uint64_t seed) const {
+        std::mt19937_64 rng(seed + 7);
+        return net.pack(std::vector{uniform_matrix(6, 5, rng), uniform_matrix(7, 6, rng), uniform_matrix(8, 7, rng)});
+    }
+};
+
+// A gradient-ascent learning rate whose first step moves the algebra element by `step` (Frobenius):
+// on the paper's uniform [0, 1) initialization ‖∂J/∂T‖ is 1e6 to 1e7 (seeds 701, 702, 901), so its
+// lr 1e−7 moves T by 0.1 to 1 per step and J grows until the search leaves the group (measured:
+// "the algebra element is not finite", or the input of layer 2 loses its rank).
+template <class Action>
+double ascent_rate(const paper_setup& setup, const Action& action, double step) {
+    dvec w = setup.w;
+    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), w, setup.net.x());
+    std::vector<matrix<double>> grad;
+    network_teleport_objective<paper_net, Action>(setup.net, action).value_and_gradient(w, grad);
+    return step / std::sqrt(dot(flat_algebra(grad), flat_algebra(grad)));
+}
+
+template <class Action>
+void check_accepted_teleport(const paper_setup& setup, const Action& action, const teleport_settings& settings) {
+    dvec w = setup.w;
+    std::mt19937_64 rng(0);
+    teleport_report report;
+    const auto element = teleport_network(setup.net, action, w, settings, rng, report);
+    INFO(Action::name() << ", " << strategy_name(settings.strategy) << ": " << report.rejection << "; loss "
+                        << report.loss_before << " -> " << report.loss_after << ", |grad|^2 "
+                        << report.grad_norm_sq_before << " -> " << report.grad_norm_sq_after);
+    if (std::getenv("TELEPORT_TEST_REPORT"))
+        std::printf("  teleport %-18s %-18s loss change %.3g, |grad|^2 x%.4g\n", Action::name().c_str(),
+                    strategy_name(settings.strategy).c_str(), report.relative_loss_change,
+                    report.grad_norm_sq_after / report.grad_norm_sq_before);
+    REQUIRE(report.accepted);
+    REQUIRE(report.rejection.empty());
+    REQUIRE(report.relative_loss_change <= settings.tolerance);
+    REQUIRE(report.grad_norm_sq_after > report.grad_norm_sq_before);
+    REQUIRE(report.objective_evaluations > 0);
+    REQUIRE(all_finite(w));
+    REQUIRE(relative_error(w, setup.w) > 1e-6);  // the weights did move
+    // the report describes w: its loss and gradient are the reported ones
+    dvec g;
+    REQUIRE(setup.net.evaluate_with_gradient(w, g) == report.loss_after);
+    REQUIRE(relative_change(double(xt::sum(g * g)()), report.grad_norm_sq_after) <= 1e-14);
+    // and the returned element maps the starting weights to w (eq. 8: projected first)
+    dvec again = setup.w;
+    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), again, setup.net.x());
+    action.apply(element, again, setup.net.x());
+    REQUIRE(relative_error(again, w) <= 1e-10);
+}
+
+}  // namespace
+
+TEST_CASE("teleport_network: accepted teleports keep the loss and raise the gradient norm", "[networks][teleport]") {
+    const paper_setup setup(701);
+    const nonlinear_leaky nonlinear(setup.net.shape(), {1, 2});
+    const rescaling_leaky rescaling(setup.net.shape(), {1, 2});
+    teleport_settings settings;
+    settings.strategy = gradient_ascent{8, ascent_rate(setup, nonlinear, 0.01)};
+    check_accepted_teleport(setup, nonlinear, settings);
+    settings.strategy = gradient_ascent{8, ascent_rate(setup, rescaling, 0.01)};
+    check_accepted_teleport(setup, rescaling, settings);
+    settings.strategy = normalized_ascent{10};
+    check_accepted_teleport(setup, nonlinear, settings);
+    check_accepted_teleport(setup, rescaling, settings);
+}
+
+TEST_CASE("the eq. 8 projection keeps the batch loss but changes the gradient", "[networks][teleport]") {
+    // W_k ↦ W_k h̃ h̃⁺ (the identity of eq. 8) is part of every eq. 8 teleport: ‖∇L‖² moves with it,
+    // so a teleport whose ascent barely moves can end with a smaller gradient norm than it started
+    const paper_setup setup(702);
+    const nonlinear_leaky action(setup.net.shape(), {1, 2});
+    dvec projected = setup.w;
+    action.apply(action.identity<double>(), projected, setup.net.x());
+    dvec g, g_projected;
+    const double loss = setup.net.evaluate_with_gradient(setup.w, g);
+    REQUIRE(relative_change(setup.net.evaluate_with_gradient(projected, g_projected), loss) <= 1e-12);
+    const double change = relative_change(double(xt::sum(g_projected * g_projected)()), double(xt::sum(g * g)()));
+    if (std::getenv("TELEPORT_TEST_REPORT"))
+        std::printf("  eq. 8 projection: |grad L|^2 relative change %.3g\n", change);
+    REQUIRE(change > 1e-6);
+}
+
+TEST_CASE("teleport_network: a rejected teleport leaves the weights alone and says why", "[networks][teleport]") {
+    const paper_setup setup(702);
+    const nonlinear_leaky action(setup.net.shape(), {1, 2});
+    auto rejected = [&](const nonlinear_leaky& a, const teleport_settings& settings) {
+        dvec w = setup.w;
+        std::mt19937_64 rng(0);
+        teleport_report report;
+        const auto element = teleport_network(setup.net, a, w, settings, rng, report);
+        INFO(report.rejection);
+        REQUIRE_FALSE(report.accepted);
+        REQUIRE_FALSE(report.rejection.empty());
+        REQUIRE(identical(w, setup.w));
+        for (const auto& e : element) REQUIRE(identical(e.g, tensor::identity<double>(e.g.shape(0))));
+        return report;
+    };
+    const double rate = ascent_rate(setup, action, 0.01);
+    teleport_settings settings;
+    settings.strategy = gradient_ascent{8, rate};
+    // the paper's first-order map changes the loss by about ‖T‖², far more than the tolerance
+    const nonlinear_leaky first_order_action(setup.net.shape(), {1, 2}, exp_map::first_order);
+    {
+        // the settings and the action must name the same map
+        dvec w = setup.w;
+        std::mt19937_64 rng(0);
+        teleport_report report;
+        REQUIRE_THROWS_AS(teleport_network(setup.net, first_order_action, w, settings, rng, report),
+                          std::invalid_argument);
+    }
+    settings.map = exp_map::first_order;
+    const auto first_order = rejected(first_order_action, settings);
+    settings.map = exp_map::exact;
+    REQUIRE(first_order.relative_loss_change > 1e3 * settings.tolerance);
+    REQUIRE(first_order.rejection.find("exceeds the tolerance") != std::string::npos);
+    // the exact map with a tolerance below rounding
+    settings.tolerance = 1e-300;
+    const auto tight = rejected(action, settings);
+    REQUIRE(tight.relative_loss_change > 1e-300);
+    REQUIRE(tight.rejection.find("exceeds the tolerance") != std::string::npos);
+    // a learning rate so large that the search leaves the group
+    settings.tolerance = 1e-9;
+    settings.strategy = gradient_ascent{8, 1e6 * rate};
+    const auto huge = rejected(action, settings);
+    REQUIRE(huge.rejection.find("the search failed") != std::string::npos);
+    // and the same settings at the right scale are accepted
+    settings.strategy = gradient_ascent{8, rate};
+    dvec w = setup.w;
+    std::mt19937_64 rng(0);
+    teleport_report report;
+    teleport_network(setup.net, action, w, settings, rng, report);
+    INFO(report.rejection);
+    REQUIRE(report.accepted);
+}
+
+TEST_CASE("network errors: bad shapes and pairs and batch ranks and mismatched actions", "[networks][errors]") {
+    std::mt19937_64 rng(801);
+    const auto x = uniform_matrix(5, 4, rng);
+    const auto y = uniform_matrix(8, 4, rng);
+    // widths that do not chain to the data
+    REQUIRE_THROWS_AS(paper_net({4, 6, 7, 8}, x, y), std::invalid_argument);
+    REQUIRE_THROWS_WITH(paper_net({4, 6, 7, 8}, x, y), Catch::Contains("X has 5 rows but the input width is 4"));
+    REQUIRE_THROWS_WITH(paper_net({5, 6, 7, 9}, x, y), Catch::Contains("Y has 8 rows but the output width is 9"));
+    REQUIRE_THROWS_AS(paper_net({5, 6, 7, 8}, x, uniform_matrix(8, 3, rng)), std::invalid_argument);
+    REQUIRE_THROWS_AS(paper_net({5, 6, 8}, x, y), std::invalid_argument);
+    REQUIRE_THROWS_AS(paper_net({5, 0, 7, 8}, x, y), std::invalid_argument);
+    const paper_net net({5, 6, 7, 8}, x, y);
+    REQUIRE_THROWS_AS(
+        net.pack(std::vector{uniform_matrix(6, 5, rng), uniform_matrix(6, 7, rng), uniform_matrix(8, 7, rng)}),
+        std::invalid_argument);
+    const dvec short_w = xt::zeros<double>({net.size() - 1});
+    dvec g;
+    REQUIRE_THROWS_AS(net.evaluate_with_gradient(short_w, g), std::invalid_argument);
+
+    // pairs are 1 … L−1
+    REQUIRE_THROWS_AS(nonlinear_leaky(net.shape(), {0}), std::invalid_argument);
+    REQUIRE_THROWS_AS(nonlinear_leaky(net.shape(), {3}), std::invalid_argument);
+    REQUIRE_THROWS_WITH(rescaling_leaky(net.shape(), {1, 3}), Catch::Contains("pair 3 does not exist"));
+    REQUIRE_THROWS_AS(linear_action(tensor::network_shape{{3, 4, 2}, false}, {2}), std::invalid_argument);
+    REQUIRE_THROWS_AS(nonlinear_leaky(net.shape(), {}), std::invalid_argument);
+
+    // an action made for other widths (or without the bias) is refused
+    const nonlinear_leaky other(tensor::network_shape{{5, 6, 6, 8}, false}, {1, 2});
+    REQUIRE_THROWS_AS((network_teleport_objective<paper_net, nonlinear_leaky>(net, other)), std::invalid_argument);
+    const nonlinear_leaky biased(tensor::network_shape{{5, 6, 7, 8}, true}, {1, 2});
+    REQUIRE_THROWS_AS((network_teleport_objective<paper_net, nonlinear_leaky>(net, biased)), std::invalid_argument);
+    dvec w = random_weights(net.shape(), rng);
+    std::mt19937_64 teleport_rng(0);
+    teleport_report report;
+    REQUIRE_THROWS_AS(teleport_network(net, other, w, teleport_settings{}, teleport_rng, report),
+                      std::invalid_argument);
+
+    // wrong numbers of elements, algebra shapes, weights
+    const nonlinear_leaky action(net.shape(), {1, 2});
+    REQUIRE_THROWS_AS(action.apply(nonlinear_leaky(net.shape(), {1}).identity<double>(), w, x), std::invalid_argument);
+    auto t = action.zero<double>();
+    t[0] = xt::zeros<double>({std::size_t(6), std::size_t(5)});
+    REQUIRE_THROWS_AS(action.elements(t), std::invalid_argument);
+    dvec long_w = xt::zeros<double>({net.size() + 1});
+    REQUIRE_THROWS_AS(action.apply(action.identity<double>(), long_w, x), std::invalid_argument);
+    t = action.zero<double>();
+    t[1](0, 0) = std::nan("");
+    REQUIRE_THROWS_AS(action.elements(t), std::domain_error);
+
+    // eq. 8 needs the input of every transformed layer to have full column rank: a batch of 6
+    // samples does not fit the 5 input rows of layer 1
+    std::mt19937_64 rng6(802);
+    const paper_net wide({5, 6, 7, 8}, uniform_matrix(5, 6, rng6), uniform_matrix(8, 6, rng6));
+    dvec wide_w = random_weights(wide.shape(), rng6);
+    REQUIRE_THROWS_AS(action.apply(action.identity<double>(), wide_w, wide.x()), std::domain_error);
+    REQUIRE_THROWS_WITH(action.apply(action.identity<double>(), wide_w, wide.x()), Catch::Contains("full column rank"));
+    const dvec before = wide_w;
+    teleport_network(wide, action, wide_w, teleport_settings{}, teleport_rng, report);
+    INFO(report.rejection);
+    REQUIRE_FALSE(report.accepted);
+    REQUIRE(report.rejection.find("full column rank") != std::string::npos);
+    REQUIRE(identical(wide_w, before));
+    // pair 2 alone reads the 6 rows of h_1: 6 samples fit there, 7 do not
+    const nonlinear_leaky upper(wide.shape(), {2});
+    teleport_report upper_report;
+    teleport_network(wide, upper, wide_w, teleport_settings{}, teleport_rng, upper_report);
+    INFO(upper_report.rejection);
+    REQUIRE(upper_report.rejection.find("full column rank") == std::string::npos);
+    const paper_net wider({5, 6, 7, 8}, uniform_matrix(5, 7, rng6), uniform_matrix(8, 7, rng6));
+    dvec wider_w = random_weights(wider.shape(), rng6);
+    REQUIRE_THROWS_WITH(upper.apply(upper.identity<double>(), wider_w, wider.x()),
+                        Catch::Contains("the input of layer 2") && Catch::Contains("full column rank"));
+    const dvec wider_before = wider_w;
+    teleport_report wider_report;
+    teleport_network(wider, upper, wider_w, teleport_settings{}, teleport_rng, wider_report);
+    INFO(wider_report.rejection);
+    REQUIRE_FALSE(wider_report.accepted);
+    REQUIRE(wider_report.rejection.find("the input of layer 2") != std::string::npos);
+    REQUIRE(wider_report.rejection.find("full column rank") != std::string::npos);
+    REQUIRE(identical(wider_w, wider_before));
+    // the data-free actions have no such limit
+    const rescaling_leaky rescaling(wide.shape(), {1, 2});
+    {
+        teleport_settings s;
+        s.strategy = normalized_ascent{5};
+        dvec v = random_weights(wide.shape(), rng6);
+        teleport_report rescaling_report;
+        teleport_network(wide, rescaling, v, s, teleport_rng, rescaling_report);
+        INFO(rescaling_report.rejection);
+        REQUIRE(rescaling_report.accepted);
+    }
+}
+
+TEST_CASE("Algorithm 1 for a network: GD with one teleport", "[networks][teleport][algorithm]") {
+    const paper_setup setup(901);
+    const nonlinear_leaky action(setup.net.shape(), {1, 2});
+    teleport_settings settings;
+    settings.strategy = gradient_ascent{8, ascent_rate(setup, action, 0.01)};
+    dvec w = setup.w;
+    const std::size_t steps = 60;
+    const auto run =
+        optimize_with_teleport(gd{1e-4}, setup.net, action, w, steps, teleport_schedule::once(5), settings, 0);
+    REQUIRE(run.steps.size() == steps + 1);
+    REQUIRE(run.teleports.size() == 1);
+    const auto& t = run.teleports.front();
+    INFO(t.rejection);
+    REQUIRE(t.step == 5);
+    REQUIRE(t.accepted);
+    REQUIRE(t.relative_loss_change <= settings.tolerance);
+    for (const auto& r : run.steps) REQUIRE(r.teleported == (r.step == 5));
+    REQUIRE(run.steps[5].loss == t.loss_after);
+    REQUIRE(run.steps.back().loss == setup.net.evaluate(w));
+    // GD at this rate lowers the loss at every step, across the teleport too
+    for (std::size_t k = 1; k < run.steps.size(); ++k) REQUIRE(run.steps[k].loss < run.steps[k - 1].loss);
+    REQUIRE(run.steps.back().loss < 0.1 * run.steps.front().loss);
+
+    // transporting optimizer state needs a data-free action
+    dvec w2 = setup.w;
+    REQUIRE_THROWS_AS(optimize_with_teleport(momentum{1e-4}, setup.net, action, w2, steps, teleport_schedule::once(5),
+                                             settings, 0, state_policy::transport),
+                      std::invalid_argument);
+    REQUIRE(identical(w2, setup.w));
+    // with the rescaling action it runs
+    const rescaling_leaky rescaling(setup.net.shape(), {1, 2});
+    settings.strategy = gradient_ascent{8, ascent_rate(setup, rescaling, 0.01)};
+    const auto transported = optimize_with_teleport(momentum{1e-4}, setup.net, rescaling, w2, steps,
+                                                    teleport_schedule::once(5), settings, 0, state_policy::transport);
+    INFO(transported.teleports.front().rejection);
+    REQUIRE(transported.teleports.front().accepted);
+    REQUIRE(transported.steps.back().loss < 0.1 * transported.steps.front().loss);
+}
+
+TEST_CASE("transport moves a gradient with the weights: ∇L(g·w) = J⁻ᵀ ∇L(w)", "[networks]") {
+    std::mt19937_64 rng(1001);
+    auto check = [&]<class Net, class Action>(const Net& net, const Action& action) {
+        for (int trial = 0; trial < 3; ++trial) {
+            const dvec w = random_weights(net.shape(), rng);
+            const auto e = action.elements(random_algebra(action, rng, 0.5));
+            dvec moved = w;
+            action.apply(e, moved, net.x());
+            dvec g, g_moved;
+            net.gradient(w, g);
+            net.gradient(moved, g_moved);
+            REQUIRE(relative_error(g, g_moved) > 1e-3);
+            action.transport(e, g);
+            INFO(Action::name() << ": relative error " << relative_error(g, g_moved));
+            REQUIRE(relative_error(g, g_moved) <= 1e-12);
+        }
+    };
+    const auto linear = make_net<mlp<double, 5, identity_act, se, true>>({4, 5, 6, 5, 4, 3}, 5, rng);
+    check(linear, linear_action(linear.shape(), {1, 2, 3, 4}));
+    check(linear, linear_action(linear.shape(), {2, 4}));
+    const auto relu_net = make_net<mlp<double, 5, leaky, se, true>>({4, 6, 5, 7, 6, 3}, 5, rng);
+    check(relu_net, rescaling_leaky(relu_net.shape(), {1, 2, 3, 4}));
+    check(relu_net, rescaling_leaky(relu_net.shape(), {3}));
+}
