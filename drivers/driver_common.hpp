@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 
 namespace teleport::drivers {
@@ -66,6 +68,12 @@ inline CLI::Validator seed_value() {
 /// one line "<driver>: error: <what>" on stderr and exit status 2, never a crash.
 template <class Body>
 int run_driver(std::string_view name, CLI::App& app, int argc, char** argv, Body&& body) {
+    // Network teleports allocate temporaries of 128 KiB and more (a 128×128 matrix and up); glibc
+    // serves such blocks by mmap and returns them on free, so every step pays for fresh pages
+    // (page faults cost about as much as the arithmetic here, docs/performance.md). Keeping them on
+    // the heap makes freed blocks reusable.
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -57,8 +57,8 @@ class network_teleport_objective {
 
     /// J(w), with ∂J/∂T_k at the identity written to grad (one matrix per pair).
     T value_and_gradient(const parameters& w, algebra_elements& grad) const {
-        net_->evaluate_with_gradient(w, g_);
-        net_->hessian_vector_product(w, g_, g_, hg_);  // H∇L from the same forward pass as ∇L
+        if (g_.size() != w.size()) g_.resize({w.size()});
+        net_->hessian_vector_product(w, g_, g_, hg_);  // ∇L, then H∇L, from one forward pass
         for (auto& e : hg_) e *= T(2);
         grad = action_->gradient_at_identity(w, hg_, net_->x());
         return squared_norm(g_);
