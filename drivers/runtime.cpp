@@ -49,6 +49,7 @@ struct row {
     std::size_t epochs = 0;  // epochs run (fewer than asked when the loss became non-finite)
     std::string stop;
     std::size_t teleports = 0, accepted = 0;
+    std::string first_rejection;  // why the first rejected teleport was rejected
     double total_s = 0, teleport_s = 0;
     double initial_loss = 0, final_loss = 0;
     double max_relative_loss_change = 0;  // over the accepted teleports
@@ -78,6 +79,8 @@ row time_one(const options& o, std::size_t d, const teleport_settings& settings)
         if (t.accepted) {
             ++r.accepted;
             r.max_relative_loss_change = std::max(r.max_relative_loss_change, t.relative_loss_change);
+        } else if (r.first_rejection.empty()) {
+            r.first_rejection = "epoch " + std::to_string(t.step) + ": " + t.rejection;
         }
     r.epochs = run.steps.back().step;
     r.stop = to_string(run.reason);
@@ -211,6 +214,7 @@ int main(int argc, char** argv) {
                         (std::to_string(r.accepted) + "/" + std::to_string(r.teleports)).c_str(), r.total_s, r.gd_s(),
                         r.teleport_s, 1e6 * r.gd_epoch_s(), 1e3 * r.teleport_each_s(),
                         r.epochs < o.epochs ? ("  stopped: " + r.stop).c_str() : "");
+            if (!r.first_rejection.empty()) std::printf("       first rejected teleport, %s\n", r.first_rejection.c_str());
             std::fflush(stdout);
             rows.push_back(r);
         };
@@ -243,6 +247,7 @@ int main(int argc, char** argv) {
             for (const auto& r : rows)
                 a.push_back({{"d", r.d}, {"layers", r.layers}, {"epochs", r.epochs}, {"stop_reason", r.stop},
                              {"teleports", r.teleports}, {"accepted", r.accepted},
+                             {"first_rejection", r.first_rejection.empty() ? json(nullptr) : json(r.first_rejection)},
                              {"total_seconds", r.total_s}, {"gd_seconds", r.gd_s()}, {"teleport_seconds", r.teleport_s},
                              {"initial_loss", json_number(r.initial_loss)}, {"final_loss", json_number(r.final_loss)},
                              {"max_relative_loss_change", json_number(r.max_relative_loss_change)}});
