@@ -143,32 +143,42 @@ void gd_hand_written(benchmark::State& state, const network& nw) {
     }
 }
 
+/// A network with the eq. 8 action on both pairs, its teleport objective, the weights projected as
+/// teleport_network starts (W_k ↦ W_k h̃ h̃⁺), and lr·∂J/∂T there.
+struct teleport_setup {
+    net3 net;
+    nonlinear action;
+    network_teleport_objective<net3, nonlinear> objective;
+    net3::parameters w;
+    std::vector<matrix> step;  // lr·∂J/∂T at w
+
+    teleport_setup(const network& nw, double lr)
+        : net(nw.widths, nw.x, nw.y), action(net.shape(), {1, 2}), objective(net, action), w(net.pack(nw.weights)) {
+        action.apply(action.identity<double>(), w, net.x());
+        objective.value_and_gradient(w, step);
+        for (auto& m : step) m *= lr;
+    }
+    teleport_setup(const teleport_setup&) = delete;  // objective points at net and action
+};
+
 /// One ascent step as teleport_network takes it: J and ∂J/∂T at the current point, the group
 /// elements of lr·∂J/∂T, and the action applied to the weights.
 void ascent_step(benchmark::State& state, const network& nw, double lr) {
-    const net3 net(nw.widths, nw.x, nw.y);
-    const nonlinear action(net.shape(), {1, 2});
-    const network_teleport_objective<net3, nonlinear> objective(net, action);
-    auto w0 = net.pack(nw.weights);
-    action.apply(action.identity<double>(), w0, net.x());  // the projection teleport_network starts with
+    const teleport_setup t(nw, lr);
     std::vector<matrix> grad;
     for (auto _ : state) {
-        auto w = w0;  // each step from the same point (the copy is a few hundred ns)
-        benchmark::DoNotOptimize(objective.value_and_gradient(w, grad));
+        auto w = t.w;  // each step from the same point (the copy is a few hundred ns)
+        benchmark::DoNotOptimize(t.objective.value_and_gradient(w, grad));
         for (auto& m : grad) m *= lr;
-        action.apply(action.elements(grad), w, net.x());
+        t.action.apply(t.action.elements(grad), w, t.net.x());
         benchmark::DoNotOptimize(w.data());
     }
 }
 
 void objective_gradient(benchmark::State& state, const network& nw) {
-    const net3 net(nw.widths, nw.x, nw.y);
-    const nonlinear action(net.shape(), {1, 2});
-    const network_teleport_objective<net3, nonlinear> objective(net, action);
-    auto w = net.pack(nw.weights);
-    action.apply(action.identity<double>(), w, net.x());
+    const teleport_setup t(nw, 1.0);
     std::vector<matrix> grad;
-    for (auto _ : state) benchmark::DoNotOptimize(objective.value_and_gradient(w, grad));
+    for (auto _ : state) benchmark::DoNotOptimize(t.objective.value_and_gradient(t.w, grad));
 }
 
 void hessian_vector(benchmark::State& state, const network& nw) {
@@ -179,40 +189,23 @@ void hessian_vector(benchmark::State& state, const network& nw) {
 }
 
 void action_gradient(benchmark::State& state, const network& nw) {
-    const net3 net(nw.widths, nw.x, nw.y);
-    const nonlinear action(net.shape(), {1, 2});
-    auto w = net.pack(nw.weights);
-    action.apply(action.identity<double>(), w, net.x());
-    auto g = zeros_like(w);
-    net.evaluate_with_gradient(w, g);
-    for (auto _ : state) benchmark::DoNotOptimize(action.gradient_at_identity(w, g, net.x()));
+    const teleport_setup t(nw, 1.0);
+    auto g = zeros_like(t.w);
+    t.net.evaluate_with_gradient(t.w, g);
+    for (auto _ : state) benchmark::DoNotOptimize(t.action.gradient_at_identity(t.w, g, t.net.x()));
 }
 
 void group_elements(benchmark::State& state, const network& nw, double lr) {
-    const net3 net(nw.widths, nw.x, nw.y);
-    const nonlinear action(net.shape(), {1, 2});
-    const network_teleport_objective<net3, nonlinear> objective(net, action);
-    auto w = net.pack(nw.weights);
-    action.apply(action.identity<double>(), w, net.x());
-    std::vector<matrix> grad;
-    objective.value_and_gradient(w, grad);
-    for (auto& m : grad) m *= lr;
-    for (auto _ : state) benchmark::DoNotOptimize(action.elements(grad));
+    const teleport_setup t(nw, lr);
+    for (auto _ : state) benchmark::DoNotOptimize(t.action.elements(t.step));
 }
 
 void apply_action(benchmark::State& state, const network& nw, double lr) {
-    const net3 net(nw.widths, nw.x, nw.y);
-    const nonlinear action(net.shape(), {1, 2});
-    const network_teleport_objective<net3, nonlinear> objective(net, action);
-    auto w0 = net.pack(nw.weights);
-    action.apply(action.identity<double>(), w0, net.x());
-    std::vector<matrix> grad;
-    objective.value_and_gradient(w0, grad);
-    for (auto& m : grad) m *= lr;
-    const auto elements = action.elements(grad);
+    const teleport_setup t(nw, lr);
+    const auto elements = t.action.elements(t.step);
     for (auto _ : state) {
-        auto w = w0;
-        action.apply(elements, w, net.x());
+        auto w = t.w;
+        t.action.apply(elements, w, t.net.x());
         benchmark::DoNotOptimize(w.data());
     }
 }
@@ -239,15 +232,9 @@ void whole_teleport(benchmark::State& state, const network& nw, double lr, std::
 /// The teleport learning rate used for a network: 1e-3 / ‖∂J/∂T‖, so that each step moves by a
 /// group element of norm 1e-3 (finite, accepted, and typical of a working teleport).
 double ascent_rate(const network& nw) {
-    const net3 net(nw.widths, nw.x, nw.y);
-    const nonlinear action(net.shape(), {1, 2});
-    const network_teleport_objective<net3, nonlinear> objective(net, action);
-    auto w = net.pack(nw.weights);
-    action.apply(action.identity<double>(), w, net.x());
-    std::vector<matrix> grad;
-    objective.value_and_gradient(w, grad);
+    const teleport_setup t(nw, 1.0);
     double s = 0;
-    for (const auto& m : grad)
+    for (const auto& m : t.step)
         for (double e : m) s += e * e;
     return 1e-3 / std::sqrt(s);
 }

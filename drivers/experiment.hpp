@@ -202,6 +202,27 @@ inline json numbers_json(const std::vector<double>& values) {
     return j;
 }
 
+/// One teleport in summary.json: when, the loss and ‖∇L‖² before and after, the relative loss
+/// change, the objective, and why it was rejected if it was.
+inline json teleport_report_json(const teleport_report& r) {
+    json t;
+    t["step"] = r.step;
+    if (!r.theta0.empty()) t["theta0"] = numbers_json(r.theta0);
+    if (!r.theta.empty()) t["theta"] = numbers_json(r.theta);
+    t["loss_before"] = json_number(r.loss_before);
+    t["loss_after"] = json_number(r.loss_after);
+    t["relative_loss_change"] = json_number(r.relative_loss_change);
+    t["grad_norm_sq_before"] = json_number(r.grad_norm_sq_before);
+    t["grad_norm_sq_after"] = json_number(r.grad_norm_sq_after);
+    t["grad_norm_sq_gain"] = json_number(r.grad_norm_sq_after / r.grad_norm_sq_before);
+    t["objective_before"] = json_number(r.objective_before);
+    t["objective_after"] = json_number(r.objective_after);
+    t["objective_evaluations"] = r.objective_evaluations;
+    t["accepted"] = r.accepted;
+    if (!r.accepted) t["rejection"] = r.rejection;
+    return t;
+}
+
 /// summary.json's entry for a method.
 template <std::size_t N>
 json method_json(const method_record<N>& record, double threshold) {
@@ -224,21 +245,7 @@ json method_json(const method_record<N>& record, double threshold) {
     m["teleports_accepted"] = record.accepted();
     json teleports = json::array();
     for (std::size_t i = 0; i < record.run.teleports.size(); ++i) {
-        const auto& r = record.run.teleports[i];
-        json t;
-        t["step"] = r.step;
-        t["theta0"] = numbers_json(r.theta0);
-        t["theta"] = numbers_json(r.theta);
-        t["loss_before"] = json_number(r.loss_before);
-        t["loss_after"] = json_number(r.loss_after);
-        t["relative_loss_change"] = json_number(r.relative_loss_change);
-        t["grad_norm_sq_before"] = json_number(r.grad_norm_sq_before);
-        t["grad_norm_sq_after"] = json_number(r.grad_norm_sq_after);
-        t["objective_before"] = json_number(r.objective_before);
-        t["objective_after"] = json_number(r.objective_after);
-        t["objective_evaluations"] = r.objective_evaluations;
-        t["accepted"] = r.accepted;
-        if (!r.accepted) t["rejection"] = r.rejection;
+        json t = teleport_report_json(record.run.teleports[i]);
         if (i < record.before.size() && record.before[i]) t["point_before"] = point_json(*record.before[i]);
         if (i < record.after.size() && record.after[i]) t["point_after"] = point_json(*record.after[i]);
         teleports.push_back(std::move(t));

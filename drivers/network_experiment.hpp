@@ -301,18 +301,8 @@ inline json network_method_json(const network_method& m, double threshold) {
     json teleports = json::array();
     for (std::size_t i = 0; i < m.runs.size(); ++i)
         for (const auto& r : m.runs[i].teleports) {
-            json t;
+            json t = teleport_report_json(r);
             t["seed"] = m.seeds[i];
-            t["step"] = r.step;
-            t["loss_before"] = json_number(r.loss_before);
-            t["loss_after"] = json_number(r.loss_after);
-            t["relative_loss_change"] = json_number(r.relative_loss_change);
-            t["grad_norm_sq_before"] = json_number(r.grad_norm_sq_before);
-            t["grad_norm_sq_after"] = json_number(r.grad_norm_sq_after);
-            t["grad_norm_sq_gain"] = json_number(r.grad_norm_sq_after / r.grad_norm_sq_before);
-            t["objective_evaluations"] = r.objective_evaluations;
-            t["accepted"] = r.accepted;
-            if (!r.accepted) t["rejection"] = r.rejection;
             teleports.push_back(std::move(t));
         }
     j["teleports"] = std::move(teleports);
