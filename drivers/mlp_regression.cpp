@@ -47,35 +47,6 @@ struct options {
     std::string save_init;
 };
 
-/// The schedule: epochs (0-based, before the update of that epoch), each below `epochs`, no repeats.
-std::set<std::size_t> parse_schedule(const std::string& text, std::size_t epochs) {
-    std::set<std::size_t> s;
-    if (text == "none") return s;
-    for (std::size_t t : parse_count_list(text, "--schedule")) {
-        if (t >= epochs)
-            throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is not below --epochs " +
-                                        std::to_string(epochs));
-        if (!s.insert(t).second) throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is listed twice");
-    }
-    return s;
-}
-
-/// The hidden layers whose pairs are teleported: "all" or a list of 1 … L−1.
-std::set<std::size_t> parse_pairs(const std::string& text, std::size_t layers) {
-    std::set<std::size_t> s;
-    if (text == "all") {
-        for (std::size_t k = 1; k < layers; ++k) s.insert(k);
-        return s;
-    }
-    for (std::size_t k : parse_count_list(text, "--pairs")) {
-        if (k < 1 || k >= layers)
-            throw std::invalid_argument("--pairs: pair " + std::to_string(k) + " does not exist (1 to " +
-                                        std::to_string(layers - 1) + " for " + std::to_string(layers) + " layers)");
-        if (!s.insert(k).second) throw std::invalid_argument("--pairs: pair " + std::to_string(k) + " is listed twice");
-    }
-    return s;
-}
-
 /// The initializations, one per seed: drawn (uniform in [0, 1)) or read from --init-dir.
 std::vector<std::pair<std::uint64_t, network_init>> initializations(const options& o, bool seeds_given) {
     std::vector<std::pair<std::uint64_t, network_init>> inits;

@@ -61,34 +61,6 @@ double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-/// Before-epoch indices (0-based) at which to teleport, each below `epochs`, no repeats.
-std::set<std::size_t> parse_schedule(const std::string& text, std::size_t epochs) {
-    std::set<std::size_t> s;
-    if (text == "none") return s;
-    for (std::size_t t : parse_count_list(text, "--schedule")) {
-        if (t >= epochs)
-            throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is not below --epochs " +
-                                        std::to_string(epochs));
-        if (!s.insert(t).second) throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is listed twice");
-    }
-    return s;
-}
-
-std::set<std::size_t> parse_pairs(const std::string& text, std::size_t layers) {
-    std::set<std::size_t> s;
-    if (text == "all") {
-        for (std::size_t k = 1; k < layers; ++k) s.insert(k);
-        return s;
-    }
-    for (std::size_t k : parse_count_list(text, "--pairs")) {
-        if (k < 1 || k >= layers)
-            throw std::invalid_argument("--pairs: pair " + std::to_string(k) + " does not exist (1 to " +
-                                        std::to_string(layers - 1) + " for " + std::to_string(layers) + " layers)");
-        if (!s.insert(k).second) throw std::invalid_argument("--pairs: pair " + std::to_string(k) + " is listed twice");
-    }
-    return s;
-}
-
 /// The data in the layouts the loops want: columns for large evaluation blocks, rows (one sample
 /// per row) so that a shuffled mini-batch is gathered from contiguous memory.
 template <class T>

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -141,6 +142,35 @@ decltype(auto) with_layers(std::size_t layers, std::string_view what, Fn&& fn) {
                                       std::string(what) + ": " + std::to_string(layers) +
                                           " weight matrices; this driver is built for " + list,
                                       std::forward<Fn>(fn));
+}
+
+/// The schedule: epochs (0-based, before the update of that epoch), each below `epochs`, no repeats.
+inline std::set<std::size_t> parse_schedule(const std::string& text, std::size_t epochs) {
+    std::set<std::size_t> s;
+    if (text == "none") return s;
+    for (std::size_t t : parse_count_list(text, "--schedule")) {
+        if (t >= epochs)
+            throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is not below --epochs " +
+                                        std::to_string(epochs));
+        if (!s.insert(t).second) throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is listed twice");
+    }
+    return s;
+}
+
+/// The hidden layers whose pairs are teleported: "all" or a list of 1 … L−1.
+inline std::set<std::size_t> parse_pairs(const std::string& text, std::size_t layers) {
+    std::set<std::size_t> s;
+    if (text == "all") {
+        for (std::size_t k = 1; k < layers; ++k) s.insert(k);
+        return s;
+    }
+    for (std::size_t k : parse_count_list(text, "--pairs")) {
+        if (k < 1 || k >= layers)
+            throw std::invalid_argument("--pairs: pair " + std::to_string(k) + " does not exist (1 to " +
+                                        std::to_string(layers - 1) + " for " + std::to_string(layers) + " layers)");
+        if (!s.insert(k).second) throw std::invalid_argument("--pairs: pair " + std::to_string(k) + " is listed twice");
+    }
+    return s;
 }
 
 /// One method of a multi-seed experiment: one run per seed.
