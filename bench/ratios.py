@@ -2,6 +2,8 @@
 """Ratios from the benchmark programs' JSON output: generated / hand-written time for each
 (problem, quantity), and gradient / loss time for the generated code, checked against the targets
 (generated gradient at most 1.2x the hand-written gradient and at most 3x the generated loss).
+For the networks (bench_networks): generated / hand-written GD epoch (at most 1.2x) and one
+teleport ascent step / one generated GD epoch (at most 4x).
 
     ./build-bench/bench/bench_expressions --benchmark_repetitions=5 \\
         --benchmark_report_aggregates_only=true --benchmark_format=json > expressions.json
@@ -17,12 +19,17 @@ import json
 import sys
 from collections import defaultdict
 
-QUANTITIES = ["loss", "gradient", "loss_and_gradient", "hessian_vector_product"]
+QUANTITIES = ["loss", "gradient", "loss_and_gradient", "hessian_vector_product",
+              # bench_networks: a GD epoch, a teleport ascent step and its parts, whole teleports
+              "gd_epoch", "ascent_step", "objective_gradient", "action_gradient_at_identity", "group_elements",
+              "apply_action", "teleport_8_steps", "teleport_10_steps"]
 IMPLEMENTATIONS = ["generated", "hand_written"]
 TO_NANOSECONDS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 GRADIENT_VS_HAND_WRITTEN_TARGET = 1.2
 GRADIENT_VS_LOSS_TARGET = 3.0
+GD_EPOCH_VS_HAND_WRITTEN_TARGET = 1.2
+ASCENT_STEP_VS_GD_EPOCH_TARGET = 4.0
 
 
 def load(paths, statistic, clock):
@@ -101,6 +108,17 @@ def main():
             summary.append([problem, "generated: gradient / loss", f"{ratio:.2f}", status(ratio, GRADIENT_VS_LOSS_TARGET)])
         if fused is not None and loss:
             summary.append([problem, "generated: loss and gradient / loss", f"{fused / loss:.2f}", ""])
+        epoch = times.get((problem, "gd_epoch", "generated"))
+        hand_epoch = times.get((problem, "gd_epoch", "hand_written"))
+        ascent = times.get((problem, "ascent_step", "generated"))
+        if epoch is not None and hand_epoch:
+            ratio = epoch / hand_epoch
+            summary.append([problem, "GD epoch: generated / hand-written", f"{ratio:.2f}",
+                            status(ratio, GD_EPOCH_VS_HAND_WRITTEN_TARGET)])
+        if ascent is not None and epoch:
+            ratio = ascent / epoch
+            summary.append([problem, "generated: ascent step / GD epoch", f"{ratio:.2f}",
+                            status(ratio, ASCENT_STEP_VS_GD_EPOCH_TARGET)])
 
     summary_header = ["problem", "ratio", "value", "target"]
     if args.markdown:

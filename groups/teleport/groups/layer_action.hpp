@@ -207,12 +207,14 @@ class layer_action {
                 for (auto& v : out[k]) v = Act::value(v);
                 h = out[k];
             }
+            // h̃⁺ of every pair's input, once: pair k needs its own and, when k + 1 is a pair too, that of k + 1
+            std::vector<matrix<T>> pinv(top + 1);
+            for (std::size_t k : pairs_) pinv[k] = tensor::left_pseudo_inverse<T>(tensor::cref(in[k]), input_name(k));
             for (std::size_t k : pairs_) {
                 const std::size_t d = shape_.widths[k];
                 // from W_k = σ⁻¹(g σ(Z_k)) h̃⁺: [(U_k h̃⁺ᵀ) ⊘ σ′(Z_k)] h_kᵀ
-                const matrix<T> pinv = tensor::left_pseudo_inverse<T>(tensor::cref(in[k]), input_name(k));
                 matrix<T> a;
-                tensor::multiply<T>(false, true, cview(u, k), tensor::cref(pinv), a);
+                tensor::multiply<T>(false, true, cview(u, k), tensor::cref(pinv[k]), a);
                 for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] /= Act::derivative(z[k].data()[i]);
                 matrix<T> gk;
                 tensor::multiply<T>(false, true, tensor::cref(a), tensor::cref(out[k]), gk);
@@ -220,7 +222,7 @@ class layer_action {
                     // W_{k+1} = σ⁻¹(·) h̃⁺ with h̃ = [g h_k; 1]: through d(h̃⁺) = −h̃⁺ dh̃ h̃⁺ + h̃⁺h̃⁺ᵀ dh̃ᵀ(I − P),
                     // E = (−W_{k+1}ᵀU_{k+1} + (I − P) U_{k+1}ᵀ W_{k+1}) h̃⁺ᵀ and ∂J/∂T_k = E[:d] h_kᵀ
                     const matrix<T>& hin = in[k + 1];
-                    const matrix<T> pin = tensor::left_pseudo_inverse<T>(tensor::cref(hin), input_name(k + 1));
+                    const matrix<T>& pin = pinv[k + 1];
                     const auto wn = cview(w, k + 1), un = cview(u, k + 1);
                     matrix<T> wu, uw;
                     tensor::multiply<T>(true, false, wn, un, wu);  // W_{k+1}ᵀ U_{k+1}
