@@ -80,22 +80,44 @@ void gemm(bool transpose_a, bool transpose_b, T alpha, const_matrix_ref<T> a, co
                                " into " + shape_string(c.rows, c.cols) + ")");
     if (m == 0 || n == 0) return;
     if (m * n * k <= small_gemm_limit) {
-        if (beta == T(0))
-            std::fill(c.data, c.data + m * n, T(0));
-        else if (beta != T(1))
-            for (std::size_t i = 0; i < m * n; ++i) c.data[i] *= beta;
-        for (std::size_t i = 0; i < m; ++i) {
-            T* ci = c.data + i * n;
-            for (std::size_t p = 0; p < k; ++p) {
-                const T aip = alpha * (transpose_a ? a.data[p * a.cols + i] : a.data[i * a.cols + p]);
-                if (!transpose_b) {
-                    const T* bp = b.data + p * b.cols;
-                    for (std::size_t j = 0; j < n; ++j) ci[j] += aip * bp[j];
-                } else {
-                    for (std::size_t j = 0; j < n; ++j) ci[j] += aip * b.data[j * b.cols + p];
+        // Four entries of a row of C at a time, summed over p in registers and stored once: adding
+        // into C in memory for every p (the axpy order) chains each step to the previous store, which
+        // made the paper network's products twice as slow.
+        const std::size_t a_row = transpose_a ? 1 : a.cols, a_step = transpose_a ? a.cols : 1;  // A(i, p)
+        const std::size_t b_step = transpose_b ? 1 : b.cols, b_col = transpose_b ? b.cols : 1;  // B(p, j)
+        auto kernel = [&](auto store) {
+            for (std::size_t i = 0; i < m; ++i) {
+                const T* ai = a.data + i * a_row;
+                T* ci = c.data + i * n;
+                std::size_t j = 0;
+                for (; j + 4 <= n; j += 4) {
+                    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                    const T* bj = b.data + j * b_col;
+                    for (std::size_t p = 0; p < k; ++p) {
+                        const T x = ai[p * a_step];
+                        const T* bp = bj + p * b_step;
+                        s0 += x * bp[0];
+                        s1 += x * bp[b_col];
+                        s2 += x * bp[2 * b_col];
+                        s3 += x * bp[3 * b_col];
+                    }
+                    store(ci + j, s0);
+                    store(ci + j + 1, s1);
+                    store(ci + j + 2, s2);
+                    store(ci + j + 3, s3);
+                }
+                for (; j < n; ++j) {
+                    T s = 0;
+                    const T* bj = b.data + j * b_col;
+                    for (std::size_t p = 0; p < k; ++p) s += ai[p * a_step] * bj[p * b_step];
+                    store(ci + j, s);
                 }
             }
-        }
+        };
+        // C = AB, the common case, without the multiplications by α and β
+        if (alpha == T(1) && beta == T(0)) kernel([](T* cij, T sum) { *cij = sum; });
+        else if (beta == T(0)) kernel([alpha](T* cij, T sum) { *cij = alpha * sum; });
+        else kernel([alpha, beta](T* cij, T sum) { *cij = alpha * sum + beta * *cij; });
         return;
     }
     const auto ta = transpose_a ? CblasTrans : CblasNoTrans;
