@@ -1067,3 +1067,130 @@ TEST_CASE("transport moves a gradient with the weights: ∇L(g·w) = J⁻ᵀ ∇
     check(relu_net, rescaling_leaky(relu_net.shape(), {1, 2, 3, 4}));
     check(relu_net, rescaling_leaky(relu_net.shape(), {3}));
 }
+
+// --- 12: factored (low-rank) algebra elements ------------------------------------------------------
+
+namespace {
+
+groups::low_rank<double> random_factors(std::size_t d, std::size_t r, std::mt19937_64& rng, double norm) {
+    groups::low_rank<double> f{normal_matrix(d, r, rng), normal_matrix(d, r, rng)};
+    const double scale = std::sqrt(norm / std::sqrt(groups::squared_norm(f)));
+    f.left *= scale;
+    f.right *= scale;
+    return f;
+}
+
+}  // namespace
+
+TEST_CASE("factored elements I + U C Vᵀ equal the dense map of U Vᵀ", "[networks]") {
+    std::mt19937_64 rng(1101);
+    worst_error worst{"factored vs dense element (relative)"};
+    for (const auto map : {groups::exp_map::exact, groups::exp_map::cayley, groups::exp_map::first_order})
+        for (const bool bias : {false, true}) {
+            INFO(groups::to_string(map) << ", bias " << bias);
+            const tensor::network_shape shape{{5, 12, 10, 4}, bias};
+            const nonlinear_leaky action(shape, {1, 2}, map);
+            const matrix<double> x = normal_matrix(5, 3, rng);
+            for (const double norm : {1e-3, 0.3, 2.0})
+                for (const std::size_t rank : {std::size_t(1), std::size_t(3)}) {
+                    const std::vector<groups::low_rank<double>> t{random_factors(12, rank, rng, norm),
+                                                                  random_factors(10, rank, rng, norm)};
+                    REQUIRE(std::abs(groups::squared_norm(t[0]) -
+                                     double(xt::sum(groups::dense(t[0]) * groups::dense(t[0]))())) <= 1e-12);
+                    const double scale = 0.7;
+                    const auto factored = action.elements(t, scale);
+                    std::vector<matrix<double>> full;
+                    for (const auto& f : t) full.push_back(scale * groups::dense(f));
+                    const auto dense = action.elements(full);
+                    const dvec w = random_weights_off_kinks<leaky>(shape, x, rng);
+                    dvec a = w, b = w;
+                    action.apply(factored, a, x);
+                    action.apply(dense, b, x);
+                    const double e = relative_error(a, b);
+                    INFO("norm " << norm << ", rank " << rank << ": relative error " << e);
+                    REQUIRE(e <= 1e-12);
+                    worst.update(e);
+                    // composing with a factored step is composing with its dense twin
+                    auto ca = action.identity<double>(), cb = action.identity<double>();
+                    const auto start = action.elements(random_algebra(action, rng, 0.5));
+                    nonlinear_leaky::compose(ca, start);
+                    nonlinear_leaky::compose(cb, start);
+                    nonlinear_leaky::compose(ca, factored);
+                    nonlinear_leaky::compose(cb, dense);
+                    for (std::size_t p = 0; p < ca.size(); ++p) {
+                        REQUIRE(relative_error(ca[p].g, cb[p].g) <= 1e-12);
+                        REQUIRE(relative_error(ca[p].g_inverse, cb[p].g_inverse) <= 1e-12);
+                    }
+                }
+        }
+    // the rank-0 identity projects like the dense identity
+    const tensor::network_shape shape{{5, 12, 10, 4}, false};
+    const nonlinear_leaky action(shape, {1, 2});
+    const matrix<double> x = normal_matrix(5, 3, rng);
+    const dvec w = random_weights(shape, rng);
+    dvec a = w, b = w;
+    action.apply(action.factored_identity<double>(), a, x);
+    action.apply(action.identity<double>(), b, x);
+    REQUIRE(relative_error(a, b) <= 1e-13);
+    // bad factors are refused
+    std::vector<groups::low_rank<double>> bad{random_factors(12, 2, rng, 1.0), random_factors(9, 2, rng, 1.0)};
+    REQUIRE_THROWS_AS(action.elements(bad, 1.0), std::invalid_argument);
+    bad[1] = random_factors(10, 2, rng, 1.0);
+    bad[1].right = normal_matrix(10, 3, rng);
+    REQUIRE_THROWS_AS(action.elements(bad, 1.0), std::invalid_argument);
+    bad[1] = random_factors(10, 2, rng, 1.0);
+    bad[1].left(0, 0) = std::numeric_limits<double>::infinity();
+    REQUIRE_THROWS_AS(action.elements(bad, 1.0), std::domain_error);
+}
+
+TEST_CASE("eq. 8's teleport gradient has the rank of the batch, and factored teleports match dense steps",
+          "[networks][teleport]") {
+    std::mt19937_64 rng(1201);
+    worst_error worst{"factored teleport vs dense steps (relative)"};
+    // widths 24 and 20 against a batch of 3 and 4 outputs: ranks 3 and 3 + 4, factored steps
+    auto check = [&]<class Net>(const Net& net) {
+        INFO("bias " << net.shape().bias);
+        const nonlinear_leaky action(net.shape(), {1, 2});
+        const network_teleport_objective<Net, nonlinear_leaky> objective(net, action);
+        dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
+        action.apply(action.factored_identity<double>(), w, net.x());
+        std::vector<groups::low_rank<double>> factors;
+        std::vector<matrix<double>> full;
+        const double j = objective.value_and_gradient(w, factors);
+        REQUIRE(j == objective.value_and_gradient(w, full));
+        REQUIRE(factors[0].rank() == 3);
+        REQUIRE(factors[1].rank() == 3 + 4);
+        for (std::size_t p = 0; p < 2; ++p) REQUIRE(relative_error(groups::dense(factors[p]), full[p]) <= 1e-13);
+
+        // a 3-step ascent through teleport_network against the same steps taken with dense elements
+        const double lr = 0.05 / std::sqrt(detail::squared_norm(full));
+        teleport_settings settings;
+        settings.strategy = gradient_ascent{3, lr};
+        dvec expected = w;
+        for (int k = 0; k < 3; ++k) {
+            objective.value_and_gradient(expected, full);
+            for (auto& m : full) m *= lr;
+            action.apply(action.elements(full), expected, net.x());
+        }
+        dvec tracked = w, untracked = w;
+        std::mt19937_64 r1(0), r2(0);
+        teleport_report report, untracked_report;
+        const auto element = teleport_network(net, action, tracked, settings, r1, report);
+        teleport_network_untracked(net, action, untracked, settings, r2, untracked_report);
+        INFO(report.rejection);
+        REQUIRE(report.accepted);
+        REQUIRE(report.grad_norm_sq_after > report.grad_norm_sq_before);
+        REQUIRE(report.relative_loss_change <= 1e-12);
+        REQUIRE(identical(tracked, untracked));
+        const double e = relative_error(tracked, expected);
+        INFO("factored vs dense steps: relative error " << e);
+        REQUIRE(e <= 1e-11);
+        worst.update(e);
+        // the tracked element maps the (projected) start to the result
+        dvec again = w;
+        action.apply(element, again, net.x());
+        REQUIRE(relative_error(again, tracked) <= 1e-10);
+    };
+    check(make_net<mlp<double, 3, leaky, ce, false>>({6, 24, 20, 4}, 3, rng));
+    check(make_net<mlp<double, 3, leaky, ce, true>>({6, 24, 20, 4}, 3, rng));
+}

@@ -18,9 +18,11 @@
 #include <cstddef>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -57,17 +59,32 @@ class network_teleport_objective {
 
     /// J(w), with ∂J/∂T_k at the identity written to grad (one matrix per pair).
     T value_and_gradient(const parameters& w, algebra_elements& grad) const {
-        if (g_.size() != w.size()) g_.resize({w.size()});
-        net_->hessian_vector_product(w, g_, g_, hg_);  // ∇L, then H∇L, from one forward pass
-        for (auto& e : hg_) e *= T(2);
+        const T j = hessian_times_gradient(w);
         grad = action_->gradient_at_identity(w, hg_, net_->x());
-        return squared_norm(g_);
+        return j;
+    }
+
+    /// J(w), with ∂J/∂T_k = L_k R_kᵀ at the identity written to grad as factors (eq. 8).
+    T value_and_gradient(const parameters& w, std::vector<groups::low_rank<T>>& grad) const
+        requires Action::low_rank_gradient
+    {
+        const T j = hessian_times_gradient(w);
+        grad = action_->gradient_factors(w, hg_, net_->x());
+        return j;
     }
 
     const Net& net() const { return *net_; }
     const Action& action() const { return *action_; }
 
   private:
+    // g_ = ∇L(w), hg_ = 2 H ∇L = ∂J/∂w; returns J = ‖∇L‖²
+    T hessian_times_gradient(const parameters& w) const {
+        if (g_.size() != w.size()) g_.resize({w.size()});
+        net_->hessian_vector_product(w, g_, g_, hg_);  // ∇L, then H∇L, from one forward pass
+        for (auto& e : hg_) e *= T(2);
+        return squared_norm(g_);
+    }
+
     const Net* net_;
     const Action* action_;
     mutable parameters g_, hg_;
@@ -80,6 +97,27 @@ T squared_norm(const std::vector<tensor::matrix<T>>& xs) {
     for (const auto& x : xs) s += teleport::squared_norm(x);
     return s;
 }
+template <class T>
+T squared_norm(const std::vector<groups::low_rank<T>>& xs) {
+    T s = 0;
+    for (const auto& x : xs) s += groups::squared_norm(x);
+    return s;
+}
+
+// Factored steps pay while the rank is at most half the width (a dense step costs O(d³) per pair,
+// a factored one O(d r (b + c)) plus a 2r × 2r exponential).
+template <class Action, class T>
+bool factored_steps(const Action& action, const std::vector<groups::low_rank<T>>& grad) {
+    std::size_t i = 0;
+    for (std::size_t k : action.pairs())
+        if (2 * grad[i++].rank() > action.shape().widths[k]) return false;
+    return true;
+}
+
+template <class Net, class Action>
+void teleport_network(const Net& net, const Action& action, typename Net::parameters& w,
+                      const teleport_settings& settings, std::mt19937_64& rng, teleport_report& report,
+                      std::vector<groups::layer_element<typename Net::value_type>>* element);
 }  // namespace detail
 
 /// One teleport of the weights w on the network's current data (in place when accepted). Returns
@@ -88,8 +126,29 @@ template <class Net, class Action>
 std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
     const Net& net, const Action& action, typename Net::parameters& w, const teleport_settings& settings,
     std::mt19937_64& rng, teleport_report& report) {
+    std::vector<groups::layer_element<typename Net::value_type>> element;
+    detail::teleport_network(net, action, w, settings, rng, report, &element);
+    return element;
+}
+
+/// The same teleport without tracking the group element: when nothing is transported, this saves
+/// the dense d_k × d_k products of composing the search's steps.
+template <class Net, class Action>
+void teleport_network_untracked(const Net& net, const Action& action, typename Net::parameters& w,
+                                const teleport_settings& settings, std::mt19937_64& rng, teleport_report& report) {
+    detail::teleport_network(net, action, w, settings, rng, report, nullptr);
+}
+
+namespace detail {
+
+template <class Net, class Action>
+void teleport_network(const Net& net, const Action& action, typename Net::parameters& w,
+                      const teleport_settings& settings, std::mt19937_64& rng, teleport_report& report,
+                      std::vector<groups::layer_element<typename Net::value_type>>* element) {
     using T = typename Net::value_type;
     using parameters = typename Net::parameters;
+    using gradient_type = std::conditional_t<Action::low_rank_gradient, std::vector<groups::low_rank<T>>,
+                                             std::vector<tensor::matrix<T>>>;
     if (settings.map != action.map())
         throw std::invalid_argument(std::string("teleport: the settings ask for the ") + groups::to_string(settings.map) +
                                     " map but the action was built with the " + groups::to_string(action.map()) +
@@ -100,22 +159,55 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
     const auto& x = net.x();
     parameters g;
     report.loss_before = double(net.evaluate_with_gradient(w, g));
-    report.grad_norm_sq_before = double(squared_norm(g));
+    report.grad_norm_sq_before = double(teleport::squared_norm(g));
 
     const double loss_scale = std::max(std::abs(report.loss_before), std::numeric_limits<double>::min());
-    auto composite = action.template identity<T>();
+    std::vector<groups::layer_element<T>> composite;
+    if (element) composite = action.template identity<T>();
+    auto finish = [&](bool accepted) {
+        if (element) *element = accepted ? std::move(composite) : action.template identity<T>();
+    };
+
+    // A step of the search: dense group elements, or factored ones when the gradient has low rank.
+    struct step_elements {
+        std::vector<groups::layer_element<T>> dense;
+        std::vector<groups::factored_element<T>> factored;
+    };
+    auto dense_step = [&](const std::vector<tensor::matrix<T>>& t, T scale) {
+        auto scaled = t;
+        for (auto& m : scaled) m *= scale;
+        return step_elements{action.elements(scaled), {}};
+    };
+    auto gradient_step = [&](const gradient_type& t, T scale) {
+        if constexpr (Action::low_rank_gradient) {
+            if (factored_steps(action, t)) return step_elements{{}, action.elements(t, scale)};
+            std::vector<tensor::matrix<T>> full;
+            for (const auto& f : t) full.push_back(groups::dense(f));
+            return dense_step(full, scale);
+        } else {
+            return dense_step(t, scale);
+        }
+    };
+    auto apply_step = [&](const step_elements& e, parameters& point) {
+        if constexpr (Action::low_rank_gradient)
+            if (!e.factored.empty()) return action.apply(e.factored, point, x);
+        action.apply(e.dense, point, x);
+    };
+    auto compose_step = [&](const step_elements& e) {
+        if (!element) return;
+        if constexpr (Action::low_rank_gradient)
+            if (!e.factored.empty()) return Action::compose(composite, e.factored);
+        Action::compose(composite, e.dense);
+    };
+
     parameters current = w;
     std::size_t evaluations = 0;
     try {
-        if constexpr (!Action::data_free) action.apply(composite, current, x);  // W_k ↦ W_k h̃ h̃⁺
-        std::vector<tensor::matrix<T>> grad;
-        auto move = [&](parameters& point, const std::vector<tensor::matrix<T>>& t, T scale) {
-            auto scaled = t;
-            for (auto& m : scaled) m *= scale;
-            const auto e = action.elements(scaled);
-            action.apply(e, point, x);
-            return e;
-        };
+        if constexpr (Action::low_rank_gradient)  // W_k ↦ W_k h̃ h̃⁺
+            action.apply(action.template factored_identity<T>(), current, x);
+        else if constexpr (!Action::data_free)
+            action.apply(action.template identity<T>(), current, x);
+        gradient_type grad;
         std::visit(
             [&](const auto& s) {
                 using S = std::decay_t<decltype(s)>;
@@ -124,7 +216,9 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
                         const T j = objective.value_and_gradient(current, grad);
                         ++evaluations;
                         if (k == 0) report.objective_before = double(j);
-                        Action::compose(composite, move(current, grad, T(s.learning_rate)));
+                        const auto e = gradient_step(grad, T(s.learning_rate));
+                        apply_step(e, current);
+                        compose_step(e);
                     }
                 } else if constexpr (std::is_same_v<S, normalized_ascent>) {
                     T value = objective.value_and_gradient(current, grad);
@@ -137,10 +231,11 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
                         bool improved = false;
                         for (std::size_t h = 0; h <= s.max_halvings; ++h, step *= 0.5) {
                             parameters trial = current;
-                            std::vector<groups::layer_element<T>> e;
+                            step_elements e;
                             T trial_value = std::numeric_limits<T>::quiet_NaN(), trial_loss = 0;
                             try {
-                                e = move(trial, grad, T(step) / norm);
+                                e = gradient_step(grad, T(step) / norm);
+                                apply_step(e, trial);
                                 trial_value = objective.value(trial, trial_loss);
                             } catch (const std::domain_error&) {
                                 // too long a step (a singular map or a rank-deficient input): shorter
@@ -151,7 +246,7 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
                                 std::abs(double(trial_loss) - report.loss_before) <= settings.tolerance * loss_scale;
                             if (std::isfinite(trial_value) && invariant && trial_value > value) {
                                 current = std::move(trial);
-                                Action::compose(composite, e);
+                                compose_step(e);
                                 value = objective.value_and_gradient(current, grad);
                                 ++evaluations;
                                 improved = true;
@@ -168,23 +263,24 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
                     ++evaluations;
                     report.objective_before = double(best);
                     parameters best_point = current;
-                    std::vector<groups::layer_element<T>> best_element = action.template identity<T>();
+                    std::optional<step_elements> best_step;
                     for (std::size_t k = 1; k < s.samples; ++k) {
                         auto t = action.template zero<T>();
                         for (auto& m : t)
                             for (auto& e : m) e = T(u(rng));
                         parameters trial = current;
-                        const auto e = move(trial, t, T(1));
+                        auto e = dense_step(t, T(1));
+                        apply_step(e, trial);
                         const T v = objective.value(trial);
                         ++evaluations;
                         if (std::isfinite(v) && v > best) {
                             best = v;
                             best_point = std::move(trial);
-                            best_element = e;
+                            best_step = std::move(e);
                         }
                     }
                     current = std::move(best_point);
-                    Action::compose(composite, best_element);
+                    if (best_step) compose_step(*best_step);
                 }
             },
             settings.strategy);
@@ -195,11 +291,11 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
         report.rejection = std::string("the search failed: ") + e.what();
         report.loss_after = report.loss_before;
         report.grad_norm_sq_after = report.grad_norm_sq_before;
-        return action.template identity<T>();
+        return finish(false);
     }
     report.objective_evaluations = evaluations;
     report.loss_after = double(net.evaluate_with_gradient(current, g));
-    report.grad_norm_sq_after = double(squared_norm(g));
+    report.grad_norm_sq_after = double(teleport::squared_norm(g));
     report.objective_after = report.grad_norm_sq_after;
     report.relative_loss_change = std::abs(report.loss_after - report.loss_before) / loss_scale;
     if (!std::isfinite(report.loss_after) || !std::isfinite(report.grad_norm_sq_after) || !all_finite(current)) {
@@ -214,10 +310,12 @@ std::vector<groups::layer_element<typename Net::value_type>> teleport_network(
     } else {
         report.accepted = true;
         w = std::move(current);
-        return composite;
+        return finish(true);
     }
-    return action.template identity<T>();
+    finish(false);
 }
+
+}  // namespace detail
 
 /// Algorithm 1 for a network: teleport on the network's data before the scheduled steps (epochs
 /// of full-batch descent), then the optimizer's step. Transporting optimizer state needs a
@@ -234,7 +332,11 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const Net& net,
     if (policy == state_policy::transport && !Action::data_free)
         throw std::invalid_argument("teleport: transporting optimizer state needs a data-free action (linear or rescaling)");
     auto teleport = [&](typename Net::parameters& point, std::mt19937_64& rng, teleport_report& report) {
-        auto element = teleport_network(net, action, point, settings, rng, report);
+        std::vector<groups::layer_element<T>> element;
+        if (policy == state_policy::transport)
+            element = teleport_network(net, action, point, settings, rng, report);
+        else
+            teleport_network_untracked(net, action, point, settings, rng, report);
         return [&action, element = std::move(element)](auto& m) {
             if constexpr (Action::data_free) action.template transport<T>(element, m);
         };

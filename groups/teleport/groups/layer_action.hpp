@@ -61,6 +61,48 @@ struct layer_element {
     matrix<T> g, g_inverse;
 };
 
+/// An algebra element of one pair kept as factors, T = L Rᵀ (L, R: d_k × r). The nonlinear
+/// action's teleport gradient has rank at most the batch size b (plus the output width of layer
+/// k + 1 when that layer is not a pair too), so with b ≪ d_k a search never forms d_k × d_k matrices.
+template <class T>
+struct low_rank {
+    matrix<T> left, right;
+    std::size_t rank() const { return left.shape(1); }
+};
+
+/// L Rᵀ as a dense matrix.
+template <class T>
+matrix<T> dense(const low_rank<T>& t) {
+    matrix<T> out;
+    tensor::multiply<T>(false, true, tensor::cref(t.left), tensor::cref(t.right), out);
+    return out;
+}
+
+/// ‖L Rᵀ‖²_F = Σ (LᵀL) ⊙ (RᵀR), without forming L Rᵀ.
+template <class T>
+T squared_norm(const low_rank<T>& t) {
+    matrix<T> ll, rr;
+    tensor::multiply<T>(true, false, tensor::cref(t.left), tensor::cref(t.left), ll);
+    tensor::multiply<T>(true, false, tensor::cref(t.right), tensor::cref(t.right), rr);
+    T s = 0;
+    for (std::size_t i = 0; i < ll.size(); ++i) s += ll.data()[i] * rr.data()[i];
+    return s;
+}
+
+/// A group element of one pair in factored form: g = I + U C Vᵀ, g⁻¹ = I + U C⁻ Vᵀ (U, V: d_k × r;
+/// C, C⁻: r × r), reached from T = U Vᵀ. With M = VᵀU, every map is a function of M:
+///   exact        e^T = I + U φ(M) Vᵀ, φ(M) = Σ Mⁿ/(n+1)!;  e^{−T} = I − U φ(−M) Vᵀ. φ(M) and −φ(−M) are
+///                the upper right blocks of e^B and e^{−B} for B = [[M, I], [0, 0]] (2r × 2r), so
+///                g g⁻¹ = I to the rounding of one small exponential
+///   cayley       (I − T/2)⁻¹(I + T/2) = I + U (I − M/2)⁻¹ Vᵀ;  its inverse I − U (I + M/2)⁻¹ Vᵀ
+///   first_order  I + T and I − T (the paper's approximation)
+/// Applying g to a d_k × n block costs O(d_k r n) instead of O(d_k² n).
+template <class T>
+struct factored_element {
+    matrix<T> u, v, c, c_inverse;
+    std::size_t rank() const { return u.shape(1); }
+};
+
 template <class Kind, class Act>
 class layer_action {
     static_assert(!std::is_same_v<Kind, nonlinear_layers> || Act::invertible,
@@ -92,6 +134,9 @@ class layer_action {
     const std::set<std::size_t>& pairs() const { return pairs_; }
     exp_map map() const { return map_; }
     static constexpr bool data_free = Kind::data_free;
+    /// The teleport gradient comes as factors of low rank (gradient_factors): eq. 8 only, whose
+    /// gradient at the identity is (·) h_kᵀ with h_k the batch's d_k × b hidden output.
+    static constexpr bool low_rank_gradient = std::is_same_v<Kind, nonlinear_layers>;
     static std::string name() { return Kind::name; }
 
     /// The algebra's shape for pair k: d_k × d_k, or d_k × 1 (diagonal).
@@ -121,9 +166,51 @@ class layer_action {
         return out;
     }
 
+    /// The group elements reached from factored algebra elements scale · L Rᵀ (one per pair).
+    template <class T>
+    std::vector<factored_element<T>> elements(const std::vector<low_rank<T>>& t, T scale) const {
+        static_assert(!Kind::diagonal, "the rescaling action's algebra is diagonal: use dense elements");
+        check_algebra(t);
+        std::vector<factored_element<T>> out;
+        for (const auto& x : t) out.push_back(factored(x, scale));
+        return out;
+    }
+
+    /// The identity in factored form (rank 0): applying it costs no d_k × d_k work. For eq. 8 it
+    /// projects W_k onto the batch's span, as applying any element does.
+    template <class T>
+    std::vector<factored_element<T>> factored_identity() const {
+        static_assert(!Kind::diagonal, "the rescaling action's algebra is diagonal: use dense elements");
+        std::vector<factored_element<T>> out;
+        for (std::size_t k : pairs_) {
+            const std::size_t d = shape_.widths[k];
+            out.push_back({matrix<T>({d, std::size_t(0)}), matrix<T>({d, std::size_t(0)}),
+                           matrix<T>({std::size_t(0), std::size_t(0)}), matrix<T>({std::size_t(0), std::size_t(0)})});
+        }
+        return out;
+    }
+
     /// w ↦ g·w in place for the flat weights w (W1 first); x is the batch (input of layer 1).
     template <class T>
     void apply(const std::vector<layer_element<T>>& e, xt::xtensor<T, 1>& w, const matrix<T>& x) const {
+        apply_elements(e, w, x);
+    }
+
+    /// w ↦ g·w for elements in factored form.
+    template <class T>
+    void apply(const std::vector<factored_element<T>>& e, xt::xtensor<T, 1>& w, const matrix<T>& x) const {
+        apply_elements(e, w, x);
+    }
+
+    /// Convenience: apply the elements reached from algebra elements t.
+    template <class T>
+    void apply(const std::vector<matrix<T>>& t, xt::xtensor<T, 1>& w, const matrix<T>& x) const {
+        apply(elements(t), w, x);
+    }
+
+  private:
+    template <class T, class Element>
+    void apply_elements(const std::vector<Element>& e, xt::xtensor<T, 1>& w, const matrix<T>& x) const {
         check_weights(w);
         if (e.size() != pairs_.size()) throw std::invalid_argument("layer action: one group element per pair expected");
         matrix<T> h = x;  // output of the previous layer in the transformed network (nonlinear only)
@@ -137,11 +224,9 @@ class layer_action {
                 matrix<T> z;
                 tensor::multiply<T>(false, false, wk, tensor::cref(in), z);
                 if (in_pairs) {
-                    const auto& g = e[index].g;
                     // σ(Z) → g σ(Z) = the new h_k; W_k = σ⁻¹(g σ(Z)) h̃⁺ (paper eq. 8)
                     for (auto& v : z) v = Act::value(v);
-                    matrix<T> gs;
-                    tensor::multiply<T>(false, false, tensor::cref(g), tensor::cref(z), gs);
+                    const matrix<T> gs = times(e[index], z);
                     matrix<T> pre = gs;
                     for (auto& v : pre) v = Act::inverse(v);
                     const matrix<T> pinv = tensor::left_pseudo_inverse<T>(tensor::cref(in), input_name(k));
@@ -152,20 +237,16 @@ class layer_action {
                     h = std::move(z);
                 }
             } else {
-                if (in_pairs) left_multiply(e[index].g, wk);
+                if (in_pairs) left_multiply(e[index], wk);
             }
             if (in_pairs) {
-                right_multiply_hidden(view(w, k + 1), e[index].g_inverse, shape_.widths[k]);
+                right_multiply_inverse_hidden(view(w, k + 1), e[index], shape_.widths[k]);
                 ++index;
             }
         }
     }
 
-    /// Convenience: apply the elements reached from algebra elements t.
-    template <class T>
-    void apply(const std::vector<matrix<T>>& t, xt::xtensor<T, 1>& w, const matrix<T>& x) const {
-        apply(elements(t), w, x);
-    }
+  public:
 
     /// ∂J/∂T_k at T = 0 for every pair, where J depends on the weights after the action and u = ∂J/∂w
     /// there (flat, like w). For the nonlinear action, w must be its own image under the identity
@@ -176,7 +257,9 @@ class layer_action {
         check_weights(w);
         check_weights(u);
         std::vector<matrix<T>> grads;
-        if constexpr (!std::is_same_v<Kind, nonlinear_layers>) {
+        if constexpr (low_rank_gradient) {
+            for (const auto& f : gradient_factors(w, u, x)) grads.push_back(dense(f));
+        } else {
             (void)x;
             for (std::size_t k : pairs_) {
                 // from W_k ↦ g W_k: U_k W_kᵀ; from W_{k+1} ↦ W_{k+1} g⁻¹: −W_{k+1}ᵀ U_{k+1} on the hidden columns
@@ -194,53 +277,73 @@ class layer_action {
                     grads.push_back(std::move(gk));
                 }
             }
-        } else {
-            // inputs h̃_{k−1}, pre-activations Z_k and outputs h_k of every layer up to the top pair
-            const std::size_t top = *pairs_.rbegin();
-            std::vector<matrix<T>> in(top + 2), z(top + 1), out(top + 1);
-            matrix<T> h = x;
-            for (std::size_t k = 1; k <= top + 1 && k < shape_.layers() + 1; ++k) {
-                in[k] = input(h);
-                if (k > top) break;
-                tensor::multiply<T>(false, false, cview(w, k), tensor::cref(in[k]), z[k]);
-                out[k] = z[k];
-                for (auto& v : out[k]) v = Act::value(v);
-                h = out[k];
-            }
-            // h̃⁺ of every pair's input, once: pair k needs its own and, when k + 1 is a pair too, that of k + 1
-            std::vector<matrix<T>> pinv(top + 1);
-            for (std::size_t k : pairs_) pinv[k] = tensor::left_pseudo_inverse<T>(tensor::cref(in[k]), input_name(k));
-            for (std::size_t k : pairs_) {
-                const std::size_t d = shape_.widths[k];
-                // from W_k = σ⁻¹(g σ(Z_k)) h̃⁺: [(U_k h̃⁺ᵀ) ⊘ σ′(Z_k)] h_kᵀ
-                matrix<T> a;
-                tensor::multiply<T>(false, true, cview(u, k), tensor::cref(pinv[k]), a);
-                for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] /= Act::derivative(z[k].data()[i]);
-                matrix<T> gk;
-                tensor::multiply<T>(false, true, tensor::cref(a), tensor::cref(out[k]), gk);
-                if (pairs_.count(k + 1)) {
-                    // W_{k+1} = σ⁻¹(·) h̃⁺ with h̃ = [g h_k; 1]: through d(h̃⁺) = −h̃⁺ dh̃ h̃⁺ + h̃⁺h̃⁺ᵀ dh̃ᵀ(I − P),
-                    // E = (−W_{k+1}ᵀU_{k+1} + (I − P) U_{k+1}ᵀ W_{k+1}) h̃⁺ᵀ and ∂J/∂T_k = E[:d] h_kᵀ
-                    const matrix<T>& hin = in[k + 1];
-                    const matrix<T>& pin = pinv[k + 1];
-                    const auto wn = cview(w, k + 1), un = cview(u, k + 1);
-                    matrix<T> wu, uw;
-                    tensor::multiply<T>(true, false, wn, un, wu);  // W_{k+1}ᵀ U_{k+1}
-                    tensor::multiply<T>(true, false, un, wn, uw);  // U_{k+1}ᵀ W_{k+1}
-                    matrix<T> proj_uw;                              // h̃⁺ (Uᵀ W), then P (Uᵀ W) = h̃ (h̃⁺ Uᵀ W)
-                    tensor::multiply<T>(false, false, tensor::cref(pin), tensor::cref(uw), proj_uw);
-                    matrix<T> m = uw - wu;
-                    tensor::gemm<T>(false, false, T(-1), tensor::cref(hin), tensor::cref(proj_uw), T(1), tensor::ref(m));
-                    matrix<T> e;
-                    tensor::multiply<T>(false, true, tensor::cref(m), tensor::cref(pin), e);  // c × b
-                    const const_matrix_ref<T> e_hidden(e.data(), d, e.shape(1));
-                    tensor::gemm<T>(false, true, T(1), e_hidden, tensor::cref(out[k]), T(1), tensor::ref(gk));
-                } else {
-                    const auto up_w = hidden_columns(cview(w, k + 1), d);
-                    const auto up_u = hidden_columns(cview(u, k + 1), d);
-                    tensor::gemm<T>(true, false, T(-1), tensor::cref(up_w), tensor::cref(up_u), T(1), tensor::ref(gk));
+        }
+        return grads;
+    }
+
+    /// gradient_at_identity of the nonlinear action as factors L Rᵀ per pair, never forming a
+    /// d_k × d_k matrix: with b samples and c = d_{k+1} outputs of layer k + 1, the rank is b when
+    /// pair k + 1 is teleported too and b + c otherwise. The same preconditions.
+    template <class T>
+    std::vector<low_rank<T>> gradient_factors(const xt::xtensor<T, 1>& w, const xt::xtensor<T, 1>& u,
+                                              const matrix<T>& x) const {
+        static_assert(low_rank_gradient, "gradient_factors: the gradient of this action is not of low rank");
+        check_weights(w);
+        check_weights(u);
+        // inputs h̃_{k−1}, pre-activations Z_k and outputs h_k of every layer up to the top pair
+        const std::size_t top = *pairs_.rbegin();
+        std::vector<matrix<T>> in(top + 2), z(top + 1), out(top + 1);
+        matrix<T> h = x;
+        for (std::size_t k = 1; k <= top + 1 && k < shape_.layers() + 1; ++k) {
+            in[k] = input(h);
+            if (k > top) break;
+            tensor::multiply<T>(false, false, cview(w, k), tensor::cref(in[k]), z[k]);
+            out[k] = z[k];
+            for (auto& v : out[k]) v = Act::value(v);
+            h = out[k];
+        }
+        // h̃⁺ of every pair's input, once: pair k needs its own and, when k + 1 is a pair too, that of k + 1
+        std::vector<matrix<T>> pinv(top + 1);
+        for (std::size_t k : pairs_) pinv[k] = tensor::left_pseudo_inverse<T>(tensor::cref(in[k]), input_name(k));
+        std::vector<low_rank<T>> grads;
+        for (std::size_t k : pairs_) {
+            const std::size_t d = shape_.widths[k], b = x.shape(1);
+            // from W_k = σ⁻¹(g σ(Z_k)) h̃⁺: [(U_k h̃⁺ᵀ) ⊘ σ′(Z_k)] h_kᵀ
+            matrix<T> a;
+            tensor::multiply<T>(false, true, cview(u, k), tensor::cref(pinv[k]), a);
+            for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] /= Act::derivative(z[k].data()[i]);
+            if (pairs_.count(k + 1)) {
+                // W_{k+1} = σ⁻¹(·) h̃⁺ with h̃ = [g h_k; 1]: through d(h̃⁺) = −h̃⁺ dh̃ h̃⁺ + h̃⁺h̃⁺ᵀ dh̃ᵀ(I − P),
+                // E = (Uᵀ W − Wᵀ U − h̃ h̃⁺ Uᵀ W) h̃⁺ᵀ for (W, U) = (W_{k+1}, U_{k+1}) and ∂J/∂T_k = E[:d] h_kᵀ;
+                // evaluated right to left: Uᵀ (W h̃⁺ᵀ) − Wᵀ (U h̃⁺ᵀ) − h̃ (h̃⁺ (Uᵀ (W h̃⁺ᵀ)))
+                const matrix<T>& hin = in[k + 1];
+                const matrix<T>& pin = pinv[k + 1];
+                const auto wn = cview(w, k + 1), un = cview(u, k + 1);
+                matrix<T> wp, up, e, small;
+                tensor::multiply<T>(false, true, wn, tensor::cref(pin), wp);  // W h̃⁺ᵀ (c × b)
+                tensor::multiply<T>(false, true, un, tensor::cref(pin), up);  // U h̃⁺ᵀ
+                tensor::multiply<T>(true, false, un, tensor::cref(wp), e);    // Uᵀ W h̃⁺ᵀ
+                tensor::multiply<T>(false, false, tensor::cref(pin), tensor::cref(e), small);  // b × b
+                tensor::gemm<T>(true, false, T(-1), wn, tensor::cref(up), T(1), tensor::ref(e));
+                tensor::gemm<T>(false, false, T(-1), tensor::cref(hin), tensor::cref(small), T(1), tensor::ref(e));
+                for (std::size_t i = 0; i < d * b; ++i) a.data()[i] += e.data()[i];  // E[:d]: its first d rows
+                grads.push_back({std::move(a), std::move(out[k])});
+            } else {
+                // ∂J/∂T_k = A h_kᵀ − W_{k+1}ᵀ U_{k+1} on the hidden columns = [A, −W_{k+1}ᵀ] [h_k, U_{k+1}ᵀ]ᵀ
+                const auto wn = cview(w, k + 1), un = cview(u, k + 1);
+                const std::size_t c = wn.rows;
+                low_rank<T> f{matrix<T>({d, b + c}), matrix<T>({d, b + c})};
+                for (std::size_t i = 0; i < d; ++i) {
+                    for (std::size_t j = 0; j < b; ++j) {
+                        f.left(i, j) = a(i, j);
+                        f.right(i, j) = out[k](i, j);
+                    }
+                    for (std::size_t j = 0; j < c; ++j) {
+                        f.left(i, b + j) = -wn(j, i);
+                        f.right(i, b + j) = un(j, i);
+                    }
                 }
-                grads.push_back(std::move(gk));
+                grads.push_back(std::move(f));
             }
         }
         return grads;
@@ -274,10 +377,27 @@ class layer_action {
         }
     }
 
+    /// Composition with a factored element: a ← b ∘ a, in O(d_k² r) per pair.
+    template <class T>
+    static void compose(std::vector<layer_element<T>>& a, const std::vector<factored_element<T>>& b) {
+        static_assert(!Kind::diagonal, "the rescaling action's algebra is diagonal: use dense elements");
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            left_multiply(b[i], tensor::ref(a[i].g));
+            right_multiply_inverse_hidden(tensor::ref(a[i].g_inverse), b[i], a[i].g_inverse.shape(1));
+        }
+    }
+
     /// The identity element of every pair.
     template <class T>
     std::vector<layer_element<T>> identity() const {
-        return elements(zero<T>());
+        // e^0, the Cayley map of 0 and I + 0 are all exactly I
+        std::vector<layer_element<T>> out;
+        for (std::size_t k : pairs_) {
+            matrix<T> g = xt::ones<T>({algebra_rows(k), algebra_cols(k)});
+            if constexpr (!Kind::diagonal) g = tensor::identity<T>(algebra_rows(k));
+            out.push_back({g, g});
+        }
+        return out;
     }
 
   private:
@@ -313,6 +433,64 @@ class layer_action {
                 case exp_map::first_order: return {id + t, id - t};
             }
             throw std::logic_error("unknown map");
+        }
+    }
+
+    template <class T>
+    factored_element<T> factored(const low_rank<T>& t, T scale) const {
+        for (T v : t.left)
+            if (!std::isfinite(v)) throw std::domain_error("the algebra element is not finite");
+        for (T v : t.right)
+            if (!std::isfinite(v)) throw std::domain_error("the algebra element is not finite");
+        const std::size_t r = t.rank();
+        factored_element<T> e{scale * t.left, t.right, matrix<T>({r, r}), matrix<T>({r, r})};
+        if (r == 0) return e;
+        matrix<T> m;  // M = Vᵀ U
+        tensor::multiply<T>(true, false, tensor::cref(e.v), tensor::cref(e.u), m);
+        const matrix<T> id = tensor::identity<T>(r);
+        switch (map_) {
+            case exp_map::exact: {
+                matrix<T> block = xt::zeros<T>({2 * r, 2 * r});
+                for (std::size_t i = 0; i < r; ++i) {
+                    for (std::size_t j = 0; j < r; ++j) block(i, j) = m(i, j);
+                    block(i, r + i) = T(1);
+                }
+                const auto p = tensor::expm(block);
+                for (std::size_t i = 0; i < r; ++i)
+                    for (std::size_t j = 0; j < r; ++j) {
+                        e.c(i, j) = p.g(i, r + j);
+                        e.c_inverse(i, j) = p.g_inverse(i, r + j);
+                    }
+                return e;
+            }
+            case exp_map::cayley: {
+                e.c = tensor::solve<T>(id - T(0.5) * m, id);
+                e.c_inverse = -tensor::solve<T>(id + T(0.5) * m, id);
+                return e;
+            }
+            case exp_map::first_order: {
+                e.c = id;
+                e.c_inverse = -id;
+                return e;
+            }
+        }
+        throw std::logic_error("unknown map");
+    }
+
+    template <class T>
+    void check_algebra(const std::vector<low_rank<T>>& t) const {
+        if (t.size() != pairs_.size())
+            throw std::invalid_argument("layer action: " + std::to_string(pairs_.size()) + " algebra elements expected, " +
+                                        std::to_string(t.size()) + " given");
+        std::size_t i = 0;
+        for (std::size_t k : pairs_) {
+            const auto& f = t[i++];
+            if (f.left.shape(0) != algebra_rows(k) || f.right.shape(0) != algebra_rows(k) ||
+                f.left.shape(1) != f.right.shape(1))
+                throw std::invalid_argument("layer action: the factors of pair " + std::to_string(k) + " are " +
+                                            tensor::shape_string(f.left.shape(0), f.left.shape(1)) + " and " +
+                                            tensor::shape_string(f.right.shape(0), f.right.shape(1)) + " but must be " +
+                                            std::to_string(algebra_rows(k)) + " x r both");
         }
     }
 
@@ -373,6 +551,50 @@ class layer_action {
             matrix<T> copy({a.rows, a.cols});
             std::copy(a.data, a.data + a.size(), copy.begin());
             tensor::gemm<T>(false, false, T(1), tensor::cref(g), tensor::cref(copy), T(0), a);
+        }
+    }
+    template <class T> static void left_multiply(const layer_element<T>& e, matrix_ref<T> a) { left_multiply(e.g, a); }
+    // a ← (I + U C Vᵀ) a = a + U (C (Vᵀ a))
+    template <class T> static void left_multiply(const factored_element<T>& e, matrix_ref<T> a) {
+        if (e.rank() == 0) return;
+        matrix<T> va, cva;
+        tensor::multiply<T>(true, false, tensor::cref(e.v), a, va);
+        tensor::multiply<T>(false, false, tensor::cref(e.c), tensor::cref(va), cva);
+        tensor::gemm<T>(false, false, T(1), tensor::cref(e.u), tensor::cref(cva), T(1), a);
+    }
+    // g a as a new matrix
+    template <class T> static matrix<T> times(const layer_element<T>& e, const matrix<T>& a) {
+        return tensor::product(e.g, a);
+    }
+    template <class T> static matrix<T> times(const factored_element<T>& e, const matrix<T>& a) {
+        matrix<T> out = a;
+        left_multiply(e, tensor::ref(out));
+        return out;
+    }
+    // a[:, :d] ← a[:, :d] g⁻¹
+    template <class T>
+    static void right_multiply_inverse_hidden(matrix_ref<T> a, const layer_element<T>& e, std::size_t d) {
+        right_multiply_hidden(a, e.g_inverse, d);
+    }
+    // a[:, :d] ← a[:, :d] (I + U C⁻ Vᵀ) = a[:, :d] + ((a[:, :d] U) C⁻) Vᵀ
+    template <class T>
+    static void right_multiply_inverse_hidden(matrix_ref<T> a, const factored_element<T>& e, std::size_t d) {
+        if (e.rank() == 0) return;
+        matrix<T> au, auc;
+        if (d == a.cols) {
+            tensor::multiply<T>(false, false, a, tensor::cref(e.u), au);
+        } else {
+            const matrix<T> block = hidden_columns(const_matrix_ref<T>(a), d);
+            tensor::multiply<T>(false, false, tensor::cref(block), tensor::cref(e.u), au);
+        }
+        tensor::multiply<T>(false, false, tensor::cref(au), tensor::cref(e.c_inverse), auc);
+        if (d == a.cols) {
+            tensor::gemm<T>(false, true, T(1), tensor::cref(auc), tensor::cref(e.v), T(1), a);
+        } else {
+            matrix<T> add;
+            tensor::multiply<T>(false, true, tensor::cref(auc), tensor::cref(e.v), add);
+            for (std::size_t i = 0; i < a.rows; ++i)
+                for (std::size_t j = 0; j < d; ++j) a(i, j) += add(i, j);
         }
     }
     // a[:, :d] ← a[:, :d] g
