@@ -1,55 +1,232 @@
 #!/usr/bin/env python3
-"""A short mnist run (drivers/meson.build): the four CSVs and summary.json are written with the
-contract's columns, the training loss of every method decreases, and every teleport records its
-batch loss change, its validation loss change and, when accepted, a batch loss change within the
-tolerance. Usage: mnist_test.py DRIVER OUTDIR [ARG...]; skipped (77) without the default data."""
+"""Tests of the mnist driver (drivers/meson.build); skipped (77) without the default data.
+
+  mnist_test.py DRIVER OUTDIR [ARG...]
+      A short run: the four CSVs and summary.json are written with the contract's columns, the
+      training loss of every method decreases, and every teleport records its batch loss change,
+      its validation loss change and, when accepted, a batch loss change within the tolerance.
+  mnist_test.py --resume DRIVER OUTDIR [ARG...]
+      A run stopped by --stop-after at several points and continued with --resume gives the same
+      loss and accuracy columns and the same summary.json values (but times) as an uninterrupted
+      run; the checkpoint is there after the stop and gone after the run.
+  mnist_test.py --refuse DRIVER OUTDIR [ARG...]
+      --resume refuses, with exit status 2 and one line on stderr, a checkpoint written with
+      another configuration and a corrupt or truncated one.
+  mnist_test.py --sweep KIND VALUES DRIVER OUTDIR [ARG...]
+      --sweep KIND --sweep-values VALUES writes plain SGD and one CSV per variant, named after it,
+      summary.json with one method per variant and their schedules, and loss.png with gnuplot.
+"""
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+mode = "run"
+if sys.argv[1].startswith("--"):
+    mode = sys.argv[1][2:]
+    del sys.argv[1]
+sweep = None
+if mode == "sweep":
+    sweep = (sys.argv[1], sys.argv[2])
+    del sys.argv[1:3]
 driver, out, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
 if "--data" not in extra and not os.path.isdir("/usr/share/datasets/fashion-mnist"):
     print("SKIP: Fashion-MNIST is not installed (apt install dataset-fashion-mnist)")
     sys.exit(77)
-args = [driver, "--limit", "2000", "--epochs", "2", "--no-plot", "--out", out] + extra
-subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
-columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "grad_norm_sq", "time_s", "teleported"]
+COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "grad_norm_sq", "time_s", "teleported"]
+METHODS = ["sgd", "sgd_teleport", "adagrad", "adagrad_teleport"]
 failures = []
-for name in ["sgd", "sgd_teleport", "adagrad", "adagrad_teleport"]:
-    with open(os.path.join(out, name + ".csv")) as f:
-        rows = list(csv.DictReader(f))
-    if list(rows[0].keys()) != columns:
-        failures.append(f"{name}.csv: columns {list(rows[0].keys())}, expected {columns}")
-        continue
-    if len(rows) != 3:
-        failures.append(f"{name}.csv: {len(rows)} rows, expected 3 (epochs 0, 1, 2)")
-    first, last = float(rows[0]["loss"]), float(rows[-1]["loss"])
-    if not last < first:
-        failures.append(f"{name}.csv: the training loss did not decrease ({first} -> {last})")
-    for r in rows:
-        if not 0.0 <= float(r["accuracy"]) <= 1.0 or not 0.0 <= float(r["val_accuracy"]) <= 1.0:
-            failures.append(f"{name}.csv: accuracy out of [0, 1] at epoch {r['epoch']}")
 
-with open(os.path.join(out, "summary.json")) as f:
-    summary = json.load(f)
-tolerance = summary["config"]["teleport"]["tolerance"]
-for m in summary["methods"]:
-    expected = summary["config"]["teleport"]["batches"] if m["teleport"] else 0
-    if len(m["teleports"]) != expected:
-        failures.append(f"{m['name']}: {len(m['teleports'])} teleports, expected {expected}")
-    for t in m["teleports"]:
-        for key in ["relative_loss_change", "grad_norm_sq_before", "grad_norm_sq_after", "val_loss_before",
-                    "val_loss_after", "val_relative_loss_change", "accepted", "seconds"]:
-            if key not in t:
-                failures.append(f"{m['name']}: a teleport lacks '{key}'")
-        if t.get("accepted") and not t["relative_loss_change"] <= tolerance:
-            failures.append(f"{m['name']}: an accepted teleport changed the batch loss by {t['relative_loss_change']}")
-        if not t.get("accepted") and not t.get("rejection"):
-            failures.append(f"{m['name']}: a rejected teleport gives no reason")
 
+def run(folder, *more, check=True):
+    """The driver on the test's arguments; its stdout and stderr are returned."""
+    args = [driver, "--no-plot", "--out", folder] + extra + list(more)
+    result = subprocess.run(args, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        print(result.stderr, end="")
+        sys.exit(f"FAIL: exit status {result.returncode} from {' '.join(args)}")
+    return result
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def without_times(j):
+    """summary.json without what differs between two runs of the same configuration."""
+    skip = {"seconds", "total_seconds", "teleport_seconds", "evaluation_seconds", "command_line", "out"}
+    if isinstance(j, dict):
+        return {k: without_times(v) for k, v in j.items() if k not in skip}
+    if isinstance(j, list):
+        return [without_times(v) for v in j]
+    return j
+
+
+def short_run():
+    args = [driver, "--limit", "2000", "--epochs", "2", "--no-plot", "--out", out] + extra
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    for name in METHODS:
+        rows = read_csv(os.path.join(out, name + ".csv"))
+        if list(rows[0].keys()) != COLUMNS:
+            failures.append(f"{name}.csv: columns {list(rows[0].keys())}, expected {COLUMNS}")
+            continue
+        if len(rows) != 3:
+            failures.append(f"{name}.csv: {len(rows)} rows, expected 3 (epochs 0, 1, 2)")
+        first, last = float(rows[0]["loss"]), float(rows[-1]["loss"])
+        if not last < first:
+            failures.append(f"{name}.csv: the training loss did not decrease ({first} -> {last})")
+        for r in rows:
+            if not 0.0 <= float(r["accuracy"]) <= 1.0 or not 0.0 <= float(r["val_accuracy"]) <= 1.0:
+                failures.append(f"{name}.csv: accuracy out of [0, 1] at epoch {r['epoch']}")
+
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    tolerance = summary["config"]["teleport"]["tolerance"]
+    for m in summary["methods"]:
+        expected = summary["config"]["teleport"]["batches"] if m["teleport"] else 0
+        if len(m["teleports"]) != expected:
+            failures.append(f"{m['name']}: {len(m['teleports'])} teleports, expected {expected}")
+        for t in m["teleports"]:
+            for key in ["relative_loss_change", "grad_norm_sq_before", "grad_norm_sq_after", "val_loss_before",
+                        "val_loss_after", "val_relative_loss_change", "accepted", "seconds"]:
+                if key not in t:
+                    failures.append(f"{m['name']}: a teleport lacks '{key}'")
+            if t.get("accepted") and not t["relative_loss_change"] <= tolerance:
+                failures.append(f"{m['name']}: an accepted teleport changed the batch loss by {t['relative_loss_change']}")
+            if not t.get("accepted") and not t.get("rejection"):
+                failures.append(f"{m['name']}: a rejected teleport gives no reason")
+
+
+def resumed_runs():
+    shutil.rmtree(out, ignore_errors=True)
+    whole = os.path.join(out, "whole")
+    run(whole)
+    with open(os.path.join(whole, "summary.json")) as f:
+        summary = json.load(f)
+    epochs = summary["config"]["epochs"]
+    total = epochs * len(summary["methods"])
+    # inside the first method, at a method's end, inside a later method (AdaGrad's accumulator)
+    for stop in sorted({1, epochs, total - 1}):
+        folder = os.path.join(out, f"stop{stop}")
+        result = run(folder, "--stop-after", str(stop))
+        if "--resume" not in result.stdout:
+            failures.append(f"--stop-after {stop}: no word of --resume in the output: {result.stdout!r}")
+        if not os.path.isfile(os.path.join(folder, "checkpoint", "checkpoint.json")):
+            failures.append(f"--stop-after {stop}: no checkpoint/checkpoint.json")
+        if os.path.exists(os.path.join(folder, "summary.json")):
+            failures.append(f"--stop-after {stop}: summary.json was written by the stopped run")
+        run(folder, "--resume")
+        if os.path.exists(os.path.join(folder, "checkpoint")):
+            failures.append(f"--stop-after {stop}: the checkpoint is still there after the run")
+        for m in summary["methods"]:
+            a = read_csv(os.path.join(whole, m["csv"]))
+            b = read_csv(os.path.join(folder, m["csv"]))
+            columns = [c for c in COLUMNS if c != "time_s"]
+            if [[r[c] for c in columns] for r in a] != [[r[c] for c in columns] for r in b]:
+                failures.append(f"--stop-after {stop} and --resume: {m['csv']} differs from the uninterrupted run's")
+        with open(os.path.join(folder, "summary.json")) as f:
+            resumed = json.load(f)
+        if without_times(resumed) != without_times(summary):
+            failures.append(f"--stop-after {stop} and --resume: summary.json differs from the uninterrupted run's")
+
+
+def refusals():
+    shutil.rmtree(out, ignore_errors=True)
+    folder = os.path.join(out, "stopped")
+    run(folder, "--stop-after", "2")
+    checkpoint = os.path.join(folder, "checkpoint")
+    saved = os.path.join(out, "saved")
+    shutil.copytree(checkpoint, saved)
+
+    def refused(what, *more):
+        result = run(folder, "--resume", *more, check=False)
+        lines = result.stderr.splitlines()
+        if result.returncode != 2 or len(lines) != 1 or "mnist: error: --resume" not in result.stderr:
+            failures.append(f"{what}: exit status {result.returncode} and stderr {result.stderr!r} "
+                            "(expected 2 and one line 'mnist: error: --resume ...')")
+        else:
+            print(f"{what}: {lines[0]}")
+        shutil.rmtree(checkpoint)
+        shutil.copytree(saved, checkpoint)
+
+    refused("another learning rate", "--sgd-lr", "0.01")
+    refused("another seed", "--seed", "1")
+    refused("another schedule", "--teleport-batches", "3")
+    refused("a sweep", "--sweep", "batches", "--sweep-values", "1")
+    state = os.path.join(checkpoint, "checkpoint.json")
+    with open(state, "rb") as f:
+        text = f.read()
+    with open(state, "wb") as f:
+        f.write(text[: len(text) // 2])
+    refused("a truncated checkpoint.json")
+    with open(state, "wb") as f:
+        f.write(text.replace(b'"shuffle_rng": "', b'"shuffle_rng": "x', 1))
+    refused("a malformed generator state")
+    arrays = [n for n in os.listdir(checkpoint) if n.endswith(".npy")]
+    if not arrays:
+        failures.append("the checkpoint of a running method holds no .npy file")
+        return
+    weights = os.path.join(checkpoint, arrays[0])
+    with open(weights, "rb") as f:
+        data = f.read()
+    with open(weights, "wb") as f:
+        f.write(data[: len(data) - 100])
+    refused("a truncated array")
+    with open(weights, "wb") as f:
+        f.write(data[:-4] + bytes(b ^ 0x55 for b in data[-4:]))
+    refused("an altered array")
+    os.remove(weights)
+    refused("a missing array")
+    os.remove(state)
+    refused("no checkpoint")
+    # the untouched checkpoint still continues
+    run(folder, "--resume")
+
+
+def sweep_run():
+    kind, values = sweep
+    shutil.rmtree(out, ignore_errors=True)
+    args = [driver, "--out", out, "--sweep", kind, "--sweep-values", values] + extra
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    names = [m["name"] for m in summary["methods"]]
+    suffix = {"when": "epoch", "interval": "interval", "batches": "batches"}[kind]
+    expected = ["sgd"] + [f"sgd_teleport_{suffix}{v}" for v in values.split(",")]
+    if names != expected:
+        failures.append(f"methods {names}, expected {expected}")
+    if summary["config"]["sweep"]["kind"] != kind:
+        failures.append(f"config.sweep.kind is {summary['config']['sweep']['kind']}")
+    epochs = summary["config"]["epochs"]
+    baseline = None
+    for m in summary["methods"]:
+        rows = read_csv(os.path.join(out, m["name"] + ".csv"))
+        if list(rows[0].keys()) != COLUMNS or len(rows) != epochs + 1:
+            failures.append(f"{m['name']}.csv: columns {list(rows[0].keys())} and {len(rows)} rows")
+            continue
+        if baseline is None:
+            baseline = rows[0]
+        elif rows[0] != dict(baseline, time_s=rows[0]["time_s"]):
+            failures.append(f"{m['name']}.csv: epoch 0 differs from sgd's (not the same initialization)")
+        if m["teleport"]:
+            schedule, b = m["schedule"], m["teleport_batches"]
+            if len(m["teleports"]) != len(schedule) * b:
+                failures.append(f"{m['name']}: {len(m['teleports'])} teleports for schedule {schedule} and B = {b}")
+            teleported = [int(r["epoch"]) - 1 for r in rows if r["teleported"] == "1"]
+            if teleported != schedule:
+                failures.append(f"{m['name']}.csv: teleported before epochs {teleported}, schedule {schedule}")
+    if shutil.which("gnuplot") and "loss.png" not in summary["figures"]:
+        failures.append(f"no loss.png among the figures {summary['figures']}")
+    leftovers = [n for n in os.listdir(out) if ".tmp" in n or n == "checkpoint"]
+    if leftovers:
+        failures.append(f"left behind: {leftovers}")
+
+
+{"run": short_run, "resume": resumed_runs, "refuse": refusals, "sweep": sweep_run}[mode]()
 for f in failures:
     print("FAIL:", f)
 sys.exit(1 if failures else 0)
