@@ -27,6 +27,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -82,6 +83,82 @@ inline void check_step_sizes(std::string_view optimizer, std::size_t parameters,
         throw std::invalid_argument(std::string(optimizer) + ": state was made for " +
                                     std::to_string(state) + " parameters but got " +
                                     std::to_string(parameters));
+}
+
+// The element-wise updates. Over contiguous storage they run on restrict-qualified pointers, so
+// that the compiler may vectorize them (the square root too: the build passes -fno-math-errno);
+// other vector_like containers go through operator[]. One loop body serves both.
+template <class V>
+concept contiguous = requires(V& v) {
+    { std::data(v) } -> std::same_as<std::remove_cvref_t<decltype(v[0])>*>;
+};
+
+template <class X, class G, class S, class T>
+void adagrad_loop(X&& x, const G& g, S&& sum_sq, std::size_t n, T lr, T eps)
+{
+    for (std::size_t i = 0; i < n; ++i) {
+        const T gi = g[i];
+        const T s = sum_sq[i] + gi * gi;
+        sum_sq[i] = s;
+        x[i] -= lr * gi / (std::sqrt(s) + eps);
+    }
+}
+template <class T>
+void adagrad_update(T* __restrict x, const T* __restrict g, T* __restrict sum_sq, std::size_t n, T lr, T eps)
+{
+    adagrad_loop(x, g, sum_sq, n, lr, eps);
+}
+template <class X, class G, class S, class T>
+void adagrad_update(X& x, const G& g, S& sum_sq, std::size_t n, T lr, T eps)
+{
+    adagrad_loop(x, g, sum_sq, n, lr, eps);
+}
+
+template <class X, class G, class S, class T>
+void rmsprop_loop(X&& x, const G& g, S&& mean_sq, std::size_t n, T lr, T rho, T eps)
+{
+    for (std::size_t i = 0; i < n; ++i) {
+        const T gi = g[i];
+        const T m = rho * mean_sq[i] + (T{1} - rho) * gi * gi;
+        mean_sq[i] = m;
+        x[i] -= lr * gi / (std::sqrt(m) + eps);
+    }
+}
+template <class T>
+void rmsprop_update(T* __restrict x, const T* __restrict g, T* __restrict mean_sq, std::size_t n, T lr, T rho, T eps)
+{
+    rmsprop_loop(x, g, mean_sq, n, lr, rho, eps);
+}
+template <class X, class G, class S, class T>
+void rmsprop_update(X& x, const G& g, S& mean_sq, std::size_t n, T lr, T rho, T eps)
+{
+    rmsprop_loop(x, g, mean_sq, n, lr, rho, eps);
+}
+
+template <class X, class G, class M, class T>
+void adam_loop(X&& x, const G& g, M&& first, M&& second, std::size_t n, T b1, T b2, T step_size, T inv_sqrt_bc2,
+               T eps)
+{
+    for (std::size_t i = 0; i < n; ++i) {
+        const T gi = g[i];
+        const T m = b1 * first[i] + (T{1} - b1) * gi;
+        const T v = b2 * second[i] + (T{1} - b2) * gi * gi;
+        first[i] = m;
+        second[i] = v;
+        x[i] -= step_size * m / (std::sqrt(v) * inv_sqrt_bc2 + eps);
+    }
+}
+template <class T>
+void adam_update(T* __restrict x, const T* __restrict g, T* __restrict first, T* __restrict second, std::size_t n,
+                 T b1, T b2, T step_size, T inv_sqrt_bc2, T eps)
+{
+    adam_loop(x, g, first, second, n, b1, b2, step_size, inv_sqrt_bc2, eps);
+}
+template <class X, class G, class M, class T>
+void adam_update(X& x, const G& g, M& first, M& second, std::size_t n, T b1, T b2, T step_size, T inv_sqrt_bc2,
+                 T eps)
+{
+    adam_loop(x, g, first, second, n, b1, b2, step_size, inv_sqrt_bc2, eps);
 }
 
 // Used only to check that a state's visitors accept a generic callable.
@@ -255,12 +332,10 @@ public:
         detail::check_step_sizes(name(), x.size(), g.size(), state.sum_sq.size());
         const T lr = static_cast<T>(s_.learning_rate);
         const T eps = static_cast<T>(s_.epsilon);
-        const std::size_t n = x.size();
-        for (std::size_t i = 0; i < n; ++i) {
-            const T gi = g[i];
-            state.sum_sq[i] += gi * gi;
-            x[i] -= lr * gi / (std::sqrt(state.sum_sq[i]) + eps);
-        }
+        if constexpr (detail::contiguous<Vec>)
+            detail::adagrad_update(std::data(x), std::data(g), std::data(state.sum_sq), x.size(), lr, eps);
+        else
+            detail::adagrad_update(x, g, state.sum_sq, x.size(), lr, eps);
         ++state.steps;
     }
 
@@ -424,12 +499,10 @@ public:
         const T lr = static_cast<T>(s_.learning_rate);
         const T rho = static_cast<T>(s_.rho);
         const T eps = static_cast<T>(s_.epsilon);
-        const std::size_t n = x.size();
-        for (std::size_t i = 0; i < n; ++i) {
-            const T gi = g[i];
-            state.mean_sq[i] = rho * state.mean_sq[i] + (T{1} - rho) * gi * gi;
-            x[i] -= lr * gi / (std::sqrt(state.mean_sq[i]) + eps);
-        }
+        if constexpr (detail::contiguous<Vec>)
+            detail::rmsprop_update(std::data(x), std::data(g), std::data(state.mean_sq), x.size(), lr, rho, eps);
+        else
+            detail::rmsprop_update(x, g, state.mean_sq, x.size(), lr, rho, eps);
         ++state.steps;
     }
 
@@ -524,14 +597,12 @@ public:
         const double t = static_cast<double>(state.steps);
         const T step_size = static_cast<T>(s_.learning_rate / (1 - std::pow(s_.beta1, t)));
         const T inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(1 - std::pow(s_.beta2, t)));
-        const std::size_t n = x.size();
-        for (std::size_t i = 0; i < n; ++i) {
-            const T gi = g[i];
-            state.first_moment[i] = b1 * state.first_moment[i] + (T{1} - b1) * gi;
-            state.second_moment[i] = b2 * state.second_moment[i] + (T{1} - b2) * gi * gi;
-            x[i] -= step_size * state.first_moment[i] /
-                    (std::sqrt(state.second_moment[i]) * inv_sqrt_bc2 + eps);
-        }
+        if constexpr (detail::contiguous<Vec>)
+            detail::adam_update(std::data(x), std::data(g), std::data(state.first_moment), std::data(state.second_moment),
+                                x.size(), b1, b2, step_size, inv_sqrt_bc2, eps);
+        else
+            detail::adam_update(x, g, state.first_moment, state.second_moment, x.size(), b1, b2, step_size, inv_sqrt_bc2,
+                                eps);
     }
 
 private:
