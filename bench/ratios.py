@@ -3,7 +3,8 @@
 (problem, quantity), and gradient / loss time for the generated code, checked against the targets
 (generated gradient at most 1.2x the hand-written gradient and at most 3x the generated loss).
 For the networks (bench_networks): generated / hand-written GD epoch (at most 1.2x) and one
-teleport ascent step / one generated GD epoch (at most 4x).
+teleport ascent step / one generated GD epoch (at most 4x). For MNIST (bench_mnist): generated /
+hand-written SGD step (at most 1.15x) and one 10-step teleport / one generated SGD step (at most 25).
 
     ./build-bench/bench/bench_expressions --benchmark_repetitions=5 \\
         --benchmark_report_aggregates_only=true --benchmark_format=json > expressions.json
@@ -22,7 +23,9 @@ from collections import defaultdict
 QUANTITIES = ["loss", "gradient", "loss_and_gradient", "hessian_vector_product",
               # bench_networks: a GD epoch, a teleport ascent step and its parts, whole teleports
               "gd_epoch", "ascent_step", "objective_gradient", "action_gradient_at_identity", "group_elements",
-              "apply_action", "teleport_8_steps", "teleport_10_steps"]
+              "apply_action", "teleport_8_steps", "teleport_10_steps",
+              # bench_mnist: an SGD step, the parts of a factored ascent step
+              "sgd_step", "gradient_factors"]
 IMPLEMENTATIONS = ["generated", "hand_written"]
 TO_NANOSECONDS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -30,6 +33,8 @@ GRADIENT_VS_HAND_WRITTEN_TARGET = 1.2
 GRADIENT_VS_LOSS_TARGET = 3.0
 GD_EPOCH_VS_HAND_WRITTEN_TARGET = 1.2
 ASCENT_STEP_VS_GD_EPOCH_TARGET = 4.0
+SGD_STEP_VS_HAND_WRITTEN_TARGET = 1.15
+TELEPORT_VS_SGD_STEP_TARGET = 25.0
 
 
 def load(paths, statistic, clock):
@@ -119,6 +124,19 @@ def main():
             ratio = ascent / epoch
             summary.append([problem, "generated: ascent step / GD epoch", f"{ratio:.2f}",
                             status(ratio, ASCENT_STEP_VS_GD_EPOCH_TARGET)])
+        sgd = times.get((problem, "sgd_step", "generated"))
+        hand_sgd = times.get((problem, "sgd_step", "hand_written"))
+        teleport = times.get((problem, "teleport_10_steps", "generated"))
+        if sgd is not None and hand_sgd:
+            ratio = sgd / hand_sgd
+            summary.append([problem, "SGD step: generated / hand-written", f"{ratio:.2f}",
+                            status(ratio, SGD_STEP_VS_HAND_WRITTEN_TARGET)])
+        if teleport is not None and sgd:
+            ratio = teleport / sgd
+            summary.append([problem, "generated: 10-step teleport / SGD step", f"{ratio:.1f}",
+                            status(ratio, TELEPORT_VS_SGD_STEP_TARGET)])
+        if ascent is not None and sgd:
+            summary.append([problem, "generated: ascent step / SGD step", f"{ascent / sgd:.2f}", ""])
 
     summary_header = ["problem", "ratio", "value", "target"]
     if args.markdown:
