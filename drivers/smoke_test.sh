@@ -5,9 +5,6 @@
 #       ?name.png is required only when gnuplot is installed (figures are optional).
 #   smoke_test.sh reject DRIVER ARG...
 #       DRIVER ARG... exits with status 2 and exactly one line on stderr, "<driver>: error: ...".
-#   smoke_test.sh table OUTDIR TABLE DRIVER...
-#       each DRIVER --no-plot --out OUTDIR/<name> exits 0, then TABLE reads their summary.json
-#       files and prints one row per method of each.
 set -u
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -51,23 +48,8 @@ reject)
     *) fail "no '<driver>: error: ...' line from: $*; stderr: $message" ;;
     esac
     ;;
-table)
-    out=$1; table=$2; shift 2
-    rm -rf "$out"
-    summaries=""
-    for driver in "$@"; do
-        name=$(basename "$driver")
-        "$driver" --no-plot --out "$out/$name" >/dev/null || fail "exit status $? from $driver"
-        summaries="$summaries $out/$name/summary.json"
-    done
-    # shellcheck disable=SC2086
-    output=$("$table" $summaries) || fail "exit status $? from $table"
-    echo "$output"
-    rows=$(echo "$output" | grep -c -E ' [0-9]\.[0-9]{4}e[-+][0-9]{2} ')
-    [ "$rows" -ge $(($# * 2)) ] || fail "expected at least $(($# * 2)) method rows, got $rows"
-    ;;
 *)
-    fail "usage: smoke_test.sh run|reject|table ..."
+    fail "usage: smoke_test.sh run|reject ..."
     ;;
 esac
 exit 0
