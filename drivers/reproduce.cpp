@@ -112,7 +112,8 @@ struct child_result {
 /// Runs args (no shell) with stdin from /dev/null, stdout into `log` (written under a temporary
 /// name and renamed when the driver has ended) and stderr passed through.
 child_result run_child(const std::vector<std::string>& args, const fs::path& log) {
-    const fs::path temporary = log.parent_path() / ("." + log.filename().string() + ".tmp" + std::to_string(::getpid()));
+    const fs::path temporary =
+        log.parent_path() / ("." + log.filename().string() + ".tmp" + std::to_string(::getpid()));
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -147,7 +148,8 @@ child_result run_child(const std::vector<std::string>& args, const fs::path& log
         if (r.exit_status != 0) r.failure = "exit status " + std::to_string(r.exit_status);
     } else if (WIFSIGNALED(status)) {
         const char* name = strsignal(WTERMSIG(status));
-        r.failure = "killed by signal " + std::to_string(WTERMSIG(status)) + (name ? " (" + std::string(name) + ")" : "");
+        r.failure =
+            "killed by signal " + std::to_string(WTERMSIG(status)) + (name ? " (" + std::string(name) + ")" : "");
     } else {
         r.failure = "ended abnormally";
     }
@@ -174,19 +176,21 @@ std::string runtime_text(const json& s, const json& rows) {
     std::string text;
     char line[200];
     const json& config = s.contains("config") ? s["config"] : json::object();
-    std::snprintf(line, sizeof line, "runtime (Fig. 6): %s GD epochs per configuration, a teleport every %s epochs\n",
-                  config.value("epochs", json(nullptr)).dump().c_str(), config.value("every", json(nullptr)).dump().c_str());
+    std::snprintf(line, sizeof line,
+                  "runtime (Fig. 6): %s GD epochs per configuration, a teleport before epoch 0 and every %s\n",
+                  config.value("epochs", json(nullptr)).dump().c_str(),
+                  config.value("every", json(nullptr)).dump().c_str());
     text += line;
     std::snprintf(line, sizeof line, "%-6s %5s %7s %10s %11s %11s %14s %14s\n", "part", "d", "layers", "teleports",
-                  "total [s]", "tele. [s]", "GD epoch [ms]", "teleport [ms]");
+                  "total [s]", "tele. [s]", "GD epoch [us]", "teleport [ms]");
     text += line;
     const auto number = [](const json& j) { return j.is_number() ? j.get<double>() : std::nan(""); };
     for (const json& r : rows) {
         const double epochs = number(r["epochs"]), teleports = number(r["teleports"]);
-        std::snprintf(line, sizeof line, "%-6s %5.0f %7.0f %10s %11.3e %11.3e %14.4f %14.3f\n",
+        std::snprintf(line, sizeof line, "%-6s %5.0f %7.0f %10s %11.3e %11.3e %14.3f %14.3f\n",
                       r["part"].get<std::string>().c_str(), number(r["d"]), number(r["layers"]),
                       (r["accepted"].dump() + "/" + r["teleports"].dump()).c_str(), number(r["total_seconds"]),
-                      number(r["teleport_seconds"]), 1e3 * number(r["gd_seconds"]) / epochs,
+                      number(r["teleport_seconds"]), 1e6 * number(r["gd_seconds"]) / epochs,
                       1e3 * number(r["teleport_seconds"]) / teleports);
         text += line;
     }
@@ -206,9 +210,16 @@ json propositions_result(const fs::path& log) {
     return {{"checks", std::stoul(match[1].str())}, {"failed", std::stoul(match[2].str())}, {"report", last}};
 }
 
+/// The command line as a shell would take it (an argument with spaces or quotes in single quotes).
 std::string quoted_command(const std::vector<std::string>& args) {
     std::string s;
-    for (const auto& a : args) s += (s.empty() ? "" : " ") + a;
+    for (const auto& a : args) {
+        const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789-_./=,:+@%") == std::string::npos;
+        std::string q = "'";
+        for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        s += (s.empty() ? "" : " ") + (plain ? a : q + "'");
+    }
     return s;
 }
 
@@ -247,7 +258,8 @@ int reproduce(const options& o, int argc, char** argv) {
         run["command"] = args;
         run["out"] = dir.string();
         run["output"] = (dir / "output.txt").string();
-        std::fprintf(stderr, "reproduce: [%zu/%zu] %s: %s\n", index, chosen.size(), e.name, quoted_command(args).c_str());
+        std::fprintf(stderr, "reproduce: [%zu/%zu] %s: %s\n", index, chosen.size(), e.name,
+                     quoted_command(args).c_str());
         make_output_directory(dir);
         const child_result r = run_child(args, dir / "output.txt");
         run["seconds"] = r.seconds;

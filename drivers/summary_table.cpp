@@ -16,7 +16,9 @@ int main(int argc, char** argv) {
                  "with teleportation."};
     std::vector<std::string> files;
     std::string thresholds_text;
-    app.add_option("files", files, "summary.json files, in the order of the table")->required()->check(CLI::ExistingFile);
+    app.add_option("files", files, "summary.json files, in the order of the table")
+        ->required()
+        ->check(CLI::ExistingFile);
     app.add_option("--thresholds", thresholds_text,
                    "loss thresholds for every file, comma-separated (default: each experiment's standard thresholds "
                    "and the run's own --threshold)");
