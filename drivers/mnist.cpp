@@ -204,6 +204,10 @@ struct sweep_plan {
     std::size_t start = 0;      // interval: the epoch of the first teleport
     std::size_t teleports = 0;  // interval: teleports per variant
 
+    std::string short_figure() const {
+        return kind == "when" ? "Fig. 5a, teleport epoch" : kind == "interval" ? "Fig. 5b, teleport interval"
+                                                                               : "Fig. 5c, teleported mini-batches";
+    }
     std::string figure() const {
         return kind == "when"       ? "Fig. 5a: one teleport at different epochs"
                : kind == "interval" ? "Fig. 5b: " + std::to_string(teleports) + " teleports at different intervals"
@@ -884,16 +888,17 @@ std::vector<std::string> render_figures(const fs::path& dir, const std::vector<m
         s += "set title " + gnuplot_quote("MNIST, " + title + ": " + what) + "\nset xlabel 'epoch'\nset ylabel " +
              gnuplot_quote(ylabel) + "\n";
     };
-    auto curve = [&](std::size_t i, const std::string& column, const std::string& dash, const std::string& suffix) {
+    auto curve = [&](std::size_t i, const std::string& column, const std::string& dash, const std::string& suffix,
+                     bool key = true) {
         // past the palette, the colours repeat with a longer dash
         const std::string dt = i < palette ? dash : dash == "1" ? "3" : "4";
         return "'" + methods[i].name + ".csv' every ::1 using 1:" + column + " with lines lw 2 dt " + dt + " lc rgb '" +
-               colors[i % palette] + "' title " + gnuplot_quote(methods[i].label + suffix);
+               colors[i % palette] + "' " + (key ? "title " + gnuplot_quote(methods[i].label + suffix) : "notitle");
     };
     head("loss.png", "training (solid) and validation (dashed) loss", "cross-entropy", true);
     std::string plot = "plot ";
-    for (std::size_t i = 0; i < methods.size(); ++i)
-        plot += curve(i, "2", "1", " train") + ", " + curve(i, "4", "2", " val") + (i + 1 < methods.size() ? ", " : "\n");
+    for (std::size_t i = 0; i < methods.size(); ++i)  // one key entry per method: its training curve
+        plot += curve(i, "2", "1", "") + ", " + curve(i, "4", "2", "", false) + (i + 1 < methods.size() ? ", " : "\n");
     s += plot;
     head("grad.png", "squared gradient norm of the training loss", "||∇L||^2", true);
     plot = "plot ";
@@ -1091,7 +1096,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     std::vector<std::string> figures;
     if (o.plot) {
         gnuplot_renderer gnuplot("mnist");
-        figures = render_figures(dir, methods, sweep ? sweep->figure() : "Fig. 4", gnuplot);
+        figures = render_figures(dir, methods, sweep ? sweep->short_figure() : "Fig. 4", gnuplot);
     }
     summary["figures"] = figures;
     write_json(dir / "summary.json", summary);
