@@ -493,15 +493,15 @@ class checkpoint {
         std::ifstream in(file(), std::ios::binary);
         const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (in.bad()) throw std::runtime_error("--resume: cannot read " + file().string());
-        json doc;
+        json doc, theirs;
         reading([&] {
             doc = json::parse(text);
             if (!doc.is_object() || !doc.contains("format") || doc["format"] != format)
                 throw bad_checkpoint("it is not a checkpoint of this driver");
+            theirs = doc.at("config");
             generation_ = doc.at("generation").get<std::size_t>() + 1;
             for (const auto& name : files_of(doc)) current_.push_back(name);
         });
-        const json& theirs = doc.at("config");
         if (theirs != config_) {
             const json patch = json::diff(theirs, config_);
             const std::string path = patch.empty() ? "" : patch.front().at("path").get<std::string>();
