@@ -746,7 +746,7 @@ bool train(mnist_method& m, const Opt& opt, mnist_net<T>& net, const Action& act
                 m.eval_seconds += seconds_since(e0);
                 const auto start = clock_type::now();
                 set_batch(net, d, batch_of(b));
-                teleport_network(net, action, w, settings, teleport_rng, t.report);
+                teleport_network_untracked(net, action, w, settings, teleport_rng, t.report);
                 t.seconds = seconds_since(start);
                 t.report.step = epoch;
                 p.elapsed += t.seconds;
