@@ -56,7 +56,8 @@ struct options {
     bool plot = true;
     std::size_t mnist_epochs = 3;
     std::string data;  // empty: the mnist driver's default
-    std::string only;  // empty: every experiment
+    std::string only;  // unless given: every experiment
+    bool only_given = false;
 };
 
 double seconds_since(clock_type::time_point start) {
@@ -64,8 +65,8 @@ double seconds_since(clock_type::time_point start) {
 }
 
 /// The experiments named by --only (comma-separated, each once), in the order they run.
-std::vector<experiment> selected(const std::string& only) {
-    if (only.empty()) return experiments();
+std::vector<experiment> selected(const std::string& only, bool given) {
+    if (!given) return experiments();
     std::vector<std::string> names;
     for (const auto& name : detail::split_commas(only)) {
         const bool known = std::any_of(experiments().begin(), experiments().end(),
@@ -225,7 +226,8 @@ std::string quoted_command(const std::vector<std::string>& args) {
 
 int reproduce(const options& o, int argc, char** argv) {
     const auto start = clock_type::now();
-    const auto chosen = selected(o.only);
+    const auto chosen = selected(o.only, o.only_given);
+    if (o.out.empty()) throw std::invalid_argument("--out: the folder name is empty");
     if (o.mnist_epochs < 2)
         throw std::invalid_argument("--mnist-epochs: must be at least 2 (the teleports are before epoch 1)");
 
@@ -359,5 +361,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--data", o.data, "folder with the MNIST-format files (default: the mnist driver's, Fashion-MNIST)");
     app.add_option("--only", o.only, "run only these experiments (comma-separated names)");
-    return run_driver("reproduce", app, argc, argv, [&] { return reproduce(o, argc, argv); });
+    return run_driver("reproduce", app, argc, argv, [&] {
+        o.only_given = app.count("--only") > 0;
+        return reproduce(o, argc, argv);
+    });
 }
