@@ -16,8 +16,8 @@
 //
 // Measured beside the paper's numbers (SPEC §5): eq. 8 is a symmetry only on the teleport's batch,
 // so every teleport also records the relative change of the validation loss.
-//
-// Not yet here (issue 5): the reproduce job, benchmarks.
+// The main job `reproduce` runs this driver shortened (3 epochs); bench/bench_mnist.cpp times an SGD
+// step and a teleport of this network (docs/performance.md).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -1124,13 +1124,20 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
         std::printf("teleports of %s:\n%6s %5s %12s %10s %12s %12s %9s %11s %13s %8s  %s\n", m.label.c_str(), "epoch",
                     "batch", "batch loss", "rel.change", "|g|^2 before", "|g|^2 after", "gain", "val change",
                     "val accuracy", "time[s]", "result");
+        // a search that left the group reports non-finite values: shown as '-'
+        auto cell = [](double v, const char* format) {
+            char text[32] = "-";
+            if (std::isfinite(v)) std::snprintf(text, sizeof text, format, v);
+            return std::string(text);
+        };
         for (const auto& t : m.teleports) {
             const auto& r = t.report;
-            std::printf("%6zu %5zu %12.5e %10.2e %12.5e %12.5e %9.3g %+11.2e %6.4f>%6.4f %8.3f  %s\n", r.step, t.batch,
-                        r.loss_before, r.relative_loss_change, r.grad_norm_sq_before, r.grad_norm_sq_after,
-                        r.grad_norm_sq_after / r.grad_norm_sq_before,
-                        (t.valid_after.loss - t.valid_before.loss) / t.valid_before.loss, t.valid_before.accuracy,
-                        t.valid_after.accuracy, t.seconds,
+            std::printf("%6zu %5zu %12s %10s %12s %12s %9s %11s %6.4f>%6.4f %8.3f  %s\n", r.step, t.batch,
+                        cell(r.loss_before, "%.5e").c_str(), cell(r.relative_loss_change, "%.2e").c_str(),
+                        cell(r.grad_norm_sq_before, "%.5e").c_str(), cell(r.grad_norm_sq_after, "%.5e").c_str(),
+                        cell(r.grad_norm_sq_after / r.grad_norm_sq_before, "%.3g").c_str(),
+                        cell((t.valid_after.loss - t.valid_before.loss) / t.valid_before.loss, "%+.2e").c_str(),
+                        t.valid_before.accuracy, t.valid_after.accuracy, t.seconds,
                         r.accepted ? "accepted" : ("rejected: " + r.rejection).c_str());
         }
     }
