@@ -37,6 +37,24 @@ SGD_STEP_VS_HAND_WRITTEN_TARGET = 1.15
 TELEPORT_VS_SGD_STEP_TARGET = 25.0
 
 
+# The ratios reported per problem where both times exist: (label, numerator, denominator, target).
+RATIOS = [
+    ("gradient: generated / hand-written", ("gradient", "generated"), ("gradient", "hand_written"),
+     GRADIENT_VS_HAND_WRITTEN_TARGET),
+    ("generated: gradient / loss", ("gradient", "generated"), ("loss", "generated"), GRADIENT_VS_LOSS_TARGET),
+    ("generated: loss and gradient / loss", ("loss_and_gradient", "generated"), ("loss", "generated"), None),
+    ("GD epoch: generated / hand-written", ("gd_epoch", "generated"), ("gd_epoch", "hand_written"),
+     GD_EPOCH_VS_HAND_WRITTEN_TARGET),
+    ("generated: ascent step / GD epoch", ("ascent_step", "generated"), ("gd_epoch", "generated"),
+     ASCENT_STEP_VS_GD_EPOCH_TARGET),
+    ("SGD step: generated / hand-written", ("sgd_step", "generated"), ("sgd_step", "hand_written"),
+     SGD_STEP_VS_HAND_WRITTEN_TARGET),
+    ("generated: 10-step teleport / SGD step", ("teleport_10_steps", "generated"), ("sgd_step", "generated"),
+     TELEPORT_VS_SGD_STEP_TARGET),
+    ("generated: ascent step / SGD step", ("ascent_step", "generated"), ("sgd_step", "generated"), None),
+]
+
+
 def load(paths, statistic, clock):
     """{(problem, quantity, implementation): time in ns}, problems in order of appearance, context."""
     aggregates = {}
@@ -100,43 +118,12 @@ def main():
             ratio = f"{generated / hand:.2f}" if generated is not None and hand else "-"
             rows.append([problem, quantity, f"{generated:.3g}" if generated is not None else "-",
                          f"{hand:.3g}" if hand is not None else "-", ratio])
-        loss = times.get((problem, "loss", "generated"))
-        gradient = times.get((problem, "gradient", "generated"))
-        hand_gradient = times.get((problem, "gradient", "hand_written"))
-        fused = times.get((problem, "loss_and_gradient", "generated"))
-        if gradient is not None and hand_gradient:
-            ratio = gradient / hand_gradient
-            summary.append([problem, "gradient: generated / hand-written", f"{ratio:.2f}",
-                            status(ratio, GRADIENT_VS_HAND_WRITTEN_TARGET)])
-        if gradient is not None and loss:
-            ratio = gradient / loss
-            summary.append([problem, "generated: gradient / loss", f"{ratio:.2f}", status(ratio, GRADIENT_VS_LOSS_TARGET)])
-        if fused is not None and loss:
-            summary.append([problem, "generated: loss and gradient / loss", f"{fused / loss:.2f}", ""])
-        epoch = times.get((problem, "gd_epoch", "generated"))
-        hand_epoch = times.get((problem, "gd_epoch", "hand_written"))
-        ascent = times.get((problem, "ascent_step", "generated"))
-        if epoch is not None and hand_epoch:
-            ratio = epoch / hand_epoch
-            summary.append([problem, "GD epoch: generated / hand-written", f"{ratio:.2f}",
-                            status(ratio, GD_EPOCH_VS_HAND_WRITTEN_TARGET)])
-        if ascent is not None and epoch:
-            ratio = ascent / epoch
-            summary.append([problem, "generated: ascent step / GD epoch", f"{ratio:.2f}",
-                            status(ratio, ASCENT_STEP_VS_GD_EPOCH_TARGET)])
-        sgd = times.get((problem, "sgd_step", "generated"))
-        hand_sgd = times.get((problem, "sgd_step", "hand_written"))
-        teleport = times.get((problem, "teleport_10_steps", "generated"))
-        if sgd is not None and hand_sgd:
-            ratio = sgd / hand_sgd
-            summary.append([problem, "SGD step: generated / hand-written", f"{ratio:.2f}",
-                            status(ratio, SGD_STEP_VS_HAND_WRITTEN_TARGET)])
-        if teleport is not None and sgd:
-            ratio = teleport / sgd
-            summary.append([problem, "generated: 10-step teleport / SGD step", f"{ratio:.1f}",
-                            status(ratio, TELEPORT_VS_SGD_STEP_TARGET)])
-        if ascent is not None and sgd:
-            summary.append([problem, "generated: ascent step / SGD step", f"{ascent / sgd:.2f}", ""])
+        for label, numerator, denominator, target in RATIOS:
+            top = times.get((problem,) + numerator)
+            bottom = times.get((problem,) + denominator)
+            if top is not None and bottom:
+                ratio = top / bottom
+                summary.append([problem, label, f"{ratio:.2f}", status(ratio, target) if target else ""])
 
     summary_header = ["problem", "ratio", "value", "target"]
     if args.markdown:

@@ -165,6 +165,54 @@ inline json library_versions() {
 
 // --- figures ---------------------------------------------------------------------------------
 
+/// How a child process ended: `error` says why it could not be started or waited for; otherwise
+/// exit_status (exited) or signal (killed) is set.
+struct process_result {
+    std::string error;
+    int exit_status = -1;
+    int signal = 0;
+    bool exited() const { return error.empty() && exit_status >= 0; }
+};
+
+/// Runs args (no shell; args[0] looked up on PATH when search_path) with stdin from /dev/null and
+/// stdout and stderr into the named files (created or truncated; "" leaves the stream inherited),
+/// and waits for it.
+inline process_result run_process(const std::vector<std::string>& args, const std::string& stdout_path,
+                                  const std::string& stderr_path, bool search_path) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    if (!stdout_path.empty())
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
+    if (!stderr_path.empty())
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pid = 0;
+    const int spawned = search_path ? posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ)
+                                    : posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    process_result r;
+    if (spawned != 0) {
+        r.error = "could not be started (" + std::error_code(spawned, std::generic_category()).message() + ")";
+        return r;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            r.error = "could not be waited for (" + std::error_code(errno, std::generic_category()).message() + ")";
+            return r;
+        }
+    if (WIFEXITED(status)) r.exit_status = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    return r;
+}
+
 /// A string literal for a gnuplot script (single quotes; a quote inside is doubled).
 inline std::string gnuplot_quote(std::string_view s) {
     std::string q = "'";
@@ -240,23 +288,8 @@ class gnuplot_renderer {
     /// Runs a program found on PATH with stdout to /dev/null and stderr to `error_log`; returns
     /// its exit status, or -1 when it could not be started or did not exit normally.
     static int run(const std::vector<std::string>& args, const std::string& error_log) {
-        std::vector<char*> argv;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, error_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        pid_t pid = 0;
-        const int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (spawned != 0) return -1;
-        int status = 0;
-        while (::waitpid(pid, &status, 0) < 0)
-            if (errno != EINTR) return -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        const process_result r = run_process(args, "/dev/null", error_log, true);
+        return r.exited() ? r.exit_status : -1;
     }
 
     std::string driver_;

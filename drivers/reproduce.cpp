@@ -18,9 +18,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver_common.hpp"
@@ -115,42 +112,24 @@ struct child_result {
 child_result run_child(const std::vector<std::string>& args, const fs::path& log) {
     const fs::path temporary =
         log.parent_path() / ("." + log.filename().string() + ".tmp" + std::to_string(::getpid()));
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::fflush(stdout);
-    std::fflush(stderr);
     const auto start = clock_type::now();
-    pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    const process_result p = run_process(args, temporary.string(), "", false);
     child_result r;
     std::error_code ec;
-    if (spawned != 0) {
+    if (!p.error.empty()) {
         fs::remove(temporary, ec);
-        r.failure = "could not be started (" + std::string(std::strerror(spawned)) + ")";
+        r.failure = p.error;
         return r;
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            r.failure = "could not be waited for (" + std::string(std::strerror(errno)) + ")";
-            return r;
-        }
     r.seconds = seconds_since(start);
     fs::rename(temporary, log, ec);
     if (ec) fs::remove(temporary, ec);
-    if (WIFEXITED(status)) {
-        r.exit_status = WEXITSTATUS(status);
+    if (p.exited()) {
+        r.exit_status = p.exit_status;
         if (r.exit_status != 0) r.failure = "exit status " + std::to_string(r.exit_status);
-    } else if (WIFSIGNALED(status)) {
-        const char* name = strsignal(WTERMSIG(status));
-        r.failure =
-            "killed by signal " + std::to_string(WTERMSIG(status)) + (name ? " (" + std::string(name) + ")" : "");
+    } else if (p.signal != 0) {
+        const char* name = strsignal(p.signal);
+        r.failure = "killed by signal " + std::to_string(p.signal) + (name ? " (" + std::string(name) + ")" : "");
     } else {
         r.failure = "ended abnormally";
     }
