@@ -34,6 +34,8 @@
 #include <string>
 #include <vector>
 
+#include <zlib.h>
+
 #include "driver_common.hpp"
 #include "experiment.hpp"
 #include "network_experiment.hpp"
@@ -456,17 +458,20 @@ std::mt19937_64 rng_from_text(const json& j, const std::string& what) {
     return rng;
 }
 
-/// FNV-1a of an array's bytes: the checkpoint notices an array file that was altered after it was written.
+/// CRC-32 (zlib) of an array's bytes: the checkpoint notices an array file that was altered after it was written.
 template <class T>
 std::string checksum(const xt::xtensor<T, 1>& v) {
-    std::uint64_t h = 14695981039346656037ull;
-    const auto* bytes = reinterpret_cast<const unsigned char*>(v.data());
-    for (std::size_t i = 0; i < v.size() * sizeof(T); ++i) {
-        h ^= bytes[i];
-        h *= 1099511628211ull;
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    const auto* bytes = reinterpret_cast<const Bytef*>(v.data());
+    std::size_t left = v.size() * sizeof(T);
+    while (left > 0) {  // zlib takes the length as a uInt
+        const auto chunk = static_cast<uInt>(std::min<std::size_t>(left, 1u << 30));
+        crc = ::crc32(crc, bytes, chunk);
+        bytes += chunk;
+        left -= chunk;
     }
-    char text[24];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+    char text[16];
+    std::snprintf(text, sizeof text, "%08lx", static_cast<unsigned long>(crc));
     return text;
 }
 
@@ -559,7 +564,7 @@ class checkpoint {
         make_output_directory(dir_);
         io::save_npy(dir_ / name, v);
         written_.push_back(name);
-        return {{"file", name}, {"size", v.size()}, {"fnv1a", checksum(v)}};
+        return {{"file", name}, {"size", v.size()}, {"crc32", checksum(v)}};
     }
 
     /// Reads an array named by checkpoint.json; it must have `size` values and its checksum.
@@ -572,7 +577,7 @@ class checkpoint {
             throw bad_checkpoint(name + " holds " + std::to_string(j.at("size").get<std::size_t>()) + " values, not " +
                                  std::to_string(size));
         auto v = io::load_npy_vector<T>(dir_ / name, size);
-        if (checksum(v) != j.at("fnv1a").get<std::string>())
+        if (checksum(v) != j.at("crc32").get<std::string>())
             throw bad_checkpoint(name + " does not hold the values that were written (checksum)");
         return v;
     }
