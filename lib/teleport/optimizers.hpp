@@ -88,11 +88,6 @@ inline void check_step_sizes(std::string_view optimizer, std::size_t parameters,
 // The element-wise updates. Over contiguous storage they run on restrict-qualified pointers, so
 // that the compiler may vectorize them (the square root too: the build passes -fno-math-errno);
 // other vector_like containers go through operator[]. One loop body serves both.
-template <class V>
-concept contiguous = requires(V& v) {
-    { std::data(v) } -> std::same_as<std::remove_cvref_t<decltype(v[0])>*>;
-};
-
 template <class X, class G, class S, class T>
 void adagrad_loop(X&& x, const G& g, S&& sum_sq, std::size_t n, T lr, T eps)
 {
@@ -332,7 +327,7 @@ public:
         detail::check_step_sizes(name(), x.size(), g.size(), state.sum_sq.size());
         const T lr = static_cast<T>(s_.learning_rate);
         const T eps = static_cast<T>(s_.epsilon);
-        if constexpr (detail::contiguous<Vec>)
+        if constexpr (detail::contiguous_vector<Vec>)
             detail::adagrad_update(std::data(x), std::data(g), std::data(state.sum_sq), x.size(), lr, eps);
         else
             detail::adagrad_update(x, g, state.sum_sq, x.size(), lr, eps);
@@ -499,7 +494,7 @@ public:
         const T lr = static_cast<T>(s_.learning_rate);
         const T rho = static_cast<T>(s_.rho);
         const T eps = static_cast<T>(s_.epsilon);
-        if constexpr (detail::contiguous<Vec>)
+        if constexpr (detail::contiguous_vector<Vec>)
             detail::rmsprop_update(std::data(x), std::data(g), std::data(state.mean_sq), x.size(), lr, rho, eps);
         else
             detail::rmsprop_update(x, g, state.mean_sq, x.size(), lr, rho, eps);
@@ -597,7 +592,7 @@ public:
         const double t = static_cast<double>(state.steps);
         const T step_size = static_cast<T>(s_.learning_rate / (1 - std::pow(s_.beta1, t)));
         const T inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(1 - std::pow(s_.beta2, t)));
-        if constexpr (detail::contiguous<Vec>)
+        if constexpr (detail::contiguous_vector<Vec>)
             detail::adam_update(std::data(x), std::data(g), std::data(state.first_moment), std::data(state.second_moment),
                                 x.size(), b1, b2, step_size, inv_sqrt_bc2, eps);
         else
