@@ -104,17 +104,7 @@ const setting& data() {
         setting out;
         out.x = xt::view(split.train_x, xt::all(), xt::range(0, batch));
         out.y = problems::one_hot<T>(std::span<const std::uint8_t>(split.train_y).first(batch));
-        std::mt19937_64 rng(0);
-        std::size_t size = 0;
-        for (std::size_t m = 1; m < widths.size(); ++m) size += widths[m] * widths[m - 1];
-        out.w = xt::zeros<T>({size});
-        std::size_t offset = 0;
-        for (std::size_t m = 1; m < widths.size(); ++m) {
-            const double bound = 1.0 / std::sqrt(double(widths[m - 1]));
-            std::uniform_real_distribution<double> u(-bound, bound);
-            for (std::size_t i = 0; i < widths[m] * widths[m - 1]; ++i) out.w(offset + i) = T(u(rng));
-            offset += widths[m] * widths[m - 1];
-        }
+        out.w = problems::linear_init(net_type(widths, out.x, out.y), 0);
         return out;
     }();
     return s;

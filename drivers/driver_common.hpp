@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -20,6 +21,13 @@
 #include <CLI/CLI.hpp>
 
 namespace teleport::drivers {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Wall time since `start`, in seconds.
+inline double seconds_since(clock_type::time_point start) {
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
 
 /// A validator for options that must be finite and strictly positive (rates, step counts).
 inline CLI::Validator positive() {

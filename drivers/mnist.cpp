@@ -49,7 +49,6 @@ namespace {
 using namespace teleport;
 using namespace teleport::drivers;
 using activation = tensor::leaky_relu<1, 10>;
-using clock_type = std::chrono::steady_clock;
 
 struct options {
     std::string out = "results/mnist";
@@ -79,10 +78,6 @@ struct options {
     bool resume = false;
     std::size_t stop_after = 0;  // 0: never
 };
-
-double seconds_since(clock_type::time_point start) {
-    return std::chrono::duration<double>(clock_type::now() - start).count();
-}
 
 /// The data in the layouts the loops want: columns for large evaluation blocks, rows (one sample
 /// per row) so that a shuffled mini-batch is gathered from contiguous memory.
@@ -917,23 +912,6 @@ std::vector<std::string> render_figures(const fs::path& dir, const std::vector<m
     return gnuplot.render(dir, "figures.gp", s, {"loss.png", "grad.png", "accuracy.png"});
 }
 
-/// PyTorch's nn.Linear default: every entry of W_m uniform in [−1/√fan_in, 1/√fan_in), fan_in =
-/// d_{m−1}; drawn in double from std::mt19937_64(seed) in the order W1, W2, W3 (each row-major).
-template <class Net>
-typename Net::parameters linear_init(const Net& net, std::uint64_t seed) {
-    using T = typename Net::value_type;
-    std::mt19937_64 rng(seed);
-    typename Net::parameters w = xt::zeros<T>({net.size()});
-    const auto& widths = net.shape().widths;
-    for (std::size_t m = 1; m < widths.size(); ++m) {
-        const double bound = 1.0 / std::sqrt(double(widths[m - 1]));
-        std::uniform_real_distribution<double> u(-bound, bound);
-        auto v = net.weight(w, m);
-        for (std::size_t i = 0; i < v.size(); ++i) v.data[i] = T(u(rng));
-    }
-    return w;
-}
-
 template <class T, class Action>
 int run(const options& o, const std::vector<std::size_t>& widths, int argc, char** argv) {
     using net_type = mnist_net<T>;
@@ -1002,7 +980,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     make_output_directory(dir);  // before the long part, so that a bad --out fails at once
 
     net_type net(widths, xt::zeros<T>({widths.front(), std::size_t{1}}), xt::zeros<T>({widths.back(), std::size_t{1}}));
-    const auto w0 = linear_init(net, o.seed);
+    const auto w0 = problems::linear_init(net, o.seed);
 
     // --resume: the whole checkpoint is read and checked before the data, so that a bad one fails at once
     checkpoint ck(dir / "checkpoint", config);

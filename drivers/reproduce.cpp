@@ -27,7 +27,6 @@
 namespace {
 
 using namespace teleport::drivers;
-using clock_type = std::chrono::steady_clock;
 
 /// The experiments, in the order they run (the quick ones first, MNIST last).
 struct experiment {
@@ -56,10 +55,6 @@ struct options {
     std::string only;  // unless given: every experiment
     bool only_given = false;
 };
-
-double seconds_since(clock_type::time_point start) {
-    return std::chrono::duration<double>(clock_type::now() - start).count();
-}
 
 /// The experiments named by --only (comma-separated, each once), in the order they run.
 std::vector<experiment> selected(const std::string& only, bool given) {

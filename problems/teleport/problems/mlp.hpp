@@ -10,7 +10,10 @@
 #pragma once
 
 #include <array>
+#include <cmath>
+#include <cstdint>
 #include <cstddef>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -203,5 +206,24 @@ class mlp {
     mutable std::array<const_matrix_ref<T>, L> weights_{};
     mutable std::array<const_matrix_ref<T>, 2> data_{};
 };
+
+/// PyTorch's nn.Linear default: every entry of W_m uniform in [−1/√fan_in, 1/√fan_in), fan_in =
+/// d_{m−1}; drawn in double from std::mt19937_64(seed) in the order W1, W2, … (each row-major).
+/// Bias columns, when the network has them, are left at zero.
+template <class Net>
+typename Net::parameters linear_init(const Net& net, std::uint64_t seed) {
+    using T = typename Net::value_type;
+    std::mt19937_64 rng(seed);
+    typename Net::parameters w = xt::zeros<T>({net.size()});
+    const auto& widths = net.shape().widths;
+    for (std::size_t m = 1; m < widths.size(); ++m) {
+        const double bound = 1.0 / std::sqrt(double(widths[m - 1]));
+        std::uniform_real_distribution<double> u(-bound, bound);
+        auto v = net.weight(w, m);
+        for (std::size_t i = 0; i < v.rows; ++i)
+            for (std::size_t j = 0; j < widths[m - 1]; ++j) v(i, j) = T(u(rng));
+    }
+    return w;
+}
 
 }  // namespace teleport::problems
