@@ -203,10 +203,8 @@ void teleport_network(const Net& net, const Action& action, typename Net::parame
     parameters current = w;
     std::size_t evaluations = 0;
     try {
-        if constexpr (Action::low_rank_gradient)  // W_k ↦ W_k h̃ h̃⁺
+        if constexpr (!Action::data_free)  // eq. 8: W_k ↦ W_k h̃ h̃⁺, by the rank-0 identity
             action.apply(action.template factored_identity<T>(), current, x);
-        else if constexpr (!Action::data_free)
-            action.apply(action.template identity<T>(), current, x);
         gradient_type grad;
         std::visit(
             [&](const auto& s) {

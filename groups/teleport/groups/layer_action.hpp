@@ -477,11 +477,14 @@ class layer_action {
         throw std::logic_error("unknown map");
     }
 
+    void check_count(std::size_t given) const {
+        if (given != pairs_.size())
+            throw std::invalid_argument("layer action: " + std::to_string(pairs_.size()) + " algebra elements expected, " +
+                                        std::to_string(given) + " given");
+    }
     template <class T>
     void check_algebra(const std::vector<low_rank<T>>& t) const {
-        if (t.size() != pairs_.size())
-            throw std::invalid_argument("layer action: " + std::to_string(pairs_.size()) + " algebra elements expected, " +
-                                        std::to_string(t.size()) + " given");
+        check_count(t.size());
         std::size_t i = 0;
         for (std::size_t k : pairs_) {
             const auto& f = t[i++];
@@ -496,9 +499,7 @@ class layer_action {
 
     template <class T>
     void check_algebra(const std::vector<matrix<T>>& t) const {
-        if (t.size() != pairs_.size())
-            throw std::invalid_argument("layer action: " + std::to_string(pairs_.size()) + " algebra elements expected, " +
-                                        std::to_string(t.size()) + " given");
+        check_count(t.size());
         std::size_t i = 0;
         for (std::size_t k : pairs_) {
             if (t[i].shape(0) != algebra_rows(k) || t[i].shape(1) != algebra_cols(k))
