@@ -103,6 +103,55 @@ struct factored_element {
     std::size_t rank() const { return u.shape(1); }
 };
 
+/// What layer k reads, for error messages: the batch for k = 1, the input of layer k otherwise.
+inline std::string layer_input_name(std::size_t k) {
+    return k == 1 ? std::string("the batch (input of layer 1)") : "the input of layer " + std::to_string(k);
+}
+
+namespace detail {
+// The first d columns of a (the hidden units; a bias column excluded), as a copy.
+template <class T>
+matrix<T> hidden_columns(const_matrix_ref<T> a, std::size_t d) {
+    matrix<T> out({a.rows, d});
+    for (std::size_t i = 0; i < a.rows; ++i)
+        for (std::size_t j = 0; j < d; ++j) out(i, j) = a(i, j);
+    return out;
+}
+}  // namespace detail
+
+/// a ← g a = a + U (C (Vᵀ a)) for a factored element g (a: d_k × n).
+template <class T>
+void multiply_left(const factored_element<T>& e, matrix_ref<T> a) {
+    if (e.rank() == 0) return;
+    matrix<T> va, cva;
+    tensor::multiply<T>(true, false, tensor::cref(e.v), a, va);
+    tensor::multiply<T>(false, false, tensor::cref(e.c), tensor::cref(va), cva);
+    tensor::gemm<T>(false, false, T(1), tensor::cref(e.u), tensor::cref(cva), T(1), a);
+}
+
+/// a[:, :d] ← a[:, :d] g⁻¹ = a[:, :d] + ((a[:, :d] U) C⁻) Vᵀ for a factored element g of width d
+/// (a may have one column more: a bias, left alone).
+template <class T>
+void multiply_right_inverse(matrix_ref<T> a, const factored_element<T>& e, std::size_t d) {
+    if (e.rank() == 0) return;
+    matrix<T> au, auc;
+    if (d == a.cols) {
+        tensor::multiply<T>(false, false, a, tensor::cref(e.u), au);
+    } else {
+        const matrix<T> block = detail::hidden_columns(const_matrix_ref<T>(a), d);
+        tensor::multiply<T>(false, false, tensor::cref(block), tensor::cref(e.u), au);
+    }
+    tensor::multiply<T>(false, false, tensor::cref(au), tensor::cref(e.c_inverse), auc);
+    if (d == a.cols) {
+        tensor::gemm<T>(false, true, T(1), tensor::cref(auc), tensor::cref(e.v), T(1), a);
+    } else {
+        matrix<T> add;
+        tensor::multiply<T>(false, true, tensor::cref(auc), tensor::cref(e.v), add);
+        for (std::size_t i = 0; i < a.rows; ++i)
+            for (std::size_t j = 0; j < d; ++j) a(i, j) += add(i, j);
+    }
+}
+
 template <class Kind, class Act>
 class layer_action {
     static_assert(!std::is_same_v<Kind, nonlinear_layers> || Act::invertible,
@@ -138,6 +187,12 @@ class layer_action {
     /// gradient at the identity is (·) h_kᵀ with h_k the batch's d_k × b hidden output.
     static constexpr bool low_rank_gradient = std::is_same_v<Kind, nonlinear_layers>;
     static std::string name() { return Kind::name; }
+
+    /// The rank of eq. 8's teleport gradient of pair k on a batch of b samples (gradient_factors):
+    /// b when pair k + 1 is teleported too, b + d_{k+1} otherwise.
+    std::size_t gradient_rank(std::size_t k, std::size_t b) const {
+        return pairs_.count(k + 1) ? b : b + shape_.widths[k + 1];
+    }
 
     /// The algebra's shape for pair k: d_k × d_k, or d_k × 1 (diagonal).
     std::size_t algebra_rows(std::size_t k) const { return shape_.widths[k]; }
@@ -515,9 +570,7 @@ class layer_action {
             throw std::invalid_argument("layer action: " + std::to_string(w.size()) + " weights given but the network has " +
                                         std::to_string(shape_.parameter_count()));
     }
-    std::string input_name(std::size_t k) const {
-        return k == 1 ? std::string("the batch (input of layer 1)") : "the input of layer " + std::to_string(k);
-    }
+    static std::string input_name(std::size_t k) { return layer_input_name(k); }
 
     template <class T> matrix_ref<T> view(xt::xtensor<T, 1>& w, std::size_t m) const {
         return {w.data() + shape_.offset(m), shape_.rows(m), shape_.cols(m)};
@@ -532,12 +585,8 @@ class layer_action {
         std::fill(out.begin() + static_cast<std::ptrdiff_t>(h.size()), out.end(), T(1));
         return out;
     }
-    // The first d columns of a (the hidden units; the bias column excluded), as a copy.
     template <class T> static matrix<T> hidden_columns(const_matrix_ref<T> a, std::size_t d) {
-        matrix<T> out({a.rows, d});
-        for (std::size_t i = 0; i < a.rows; ++i)
-            for (std::size_t j = 0; j < d; ++j) out(i, j) = a(i, j);
-        return out;
+        return detail::hidden_columns(a, d);
     }
     template <class T> static matrix<T> transposed(const matrix<T>& a) {
         if constexpr (Kind::diagonal) return a;
@@ -555,14 +604,7 @@ class layer_action {
         }
     }
     template <class T> static void left_multiply(const layer_element<T>& e, matrix_ref<T> a) { left_multiply(e.g, a); }
-    // a ← (I + U C Vᵀ) a = a + U (C (Vᵀ a))
-    template <class T> static void left_multiply(const factored_element<T>& e, matrix_ref<T> a) {
-        if (e.rank() == 0) return;
-        matrix<T> va, cva;
-        tensor::multiply<T>(true, false, tensor::cref(e.v), a, va);
-        tensor::multiply<T>(false, false, tensor::cref(e.c), tensor::cref(va), cva);
-        tensor::gemm<T>(false, false, T(1), tensor::cref(e.u), tensor::cref(cva), T(1), a);
-    }
+    template <class T> static void left_multiply(const factored_element<T>& e, matrix_ref<T> a) { multiply_left(e, a); }
     // g a as a new matrix
     template <class T> static matrix<T> times(const layer_element<T>& e, const matrix<T>& a) {
         return tensor::product(e.g, a);
@@ -577,26 +619,9 @@ class layer_action {
     static void right_multiply_inverse_hidden(matrix_ref<T> a, const layer_element<T>& e, std::size_t d) {
         right_multiply_hidden(a, e.g_inverse, d);
     }
-    // a[:, :d] ← a[:, :d] (I + U C⁻ Vᵀ) = a[:, :d] + ((a[:, :d] U) C⁻) Vᵀ
     template <class T>
     static void right_multiply_inverse_hidden(matrix_ref<T> a, const factored_element<T>& e, std::size_t d) {
-        if (e.rank() == 0) return;
-        matrix<T> au, auc;
-        if (d == a.cols) {
-            tensor::multiply<T>(false, false, a, tensor::cref(e.u), au);
-        } else {
-            const matrix<T> block = hidden_columns(const_matrix_ref<T>(a), d);
-            tensor::multiply<T>(false, false, tensor::cref(block), tensor::cref(e.u), au);
-        }
-        tensor::multiply<T>(false, false, tensor::cref(au), tensor::cref(e.c_inverse), auc);
-        if (d == a.cols) {
-            tensor::gemm<T>(false, true, T(1), tensor::cref(auc), tensor::cref(e.v), T(1), a);
-        } else {
-            matrix<T> add;
-            tensor::multiply<T>(false, true, tensor::cref(auc), tensor::cref(e.v), add);
-            for (std::size_t i = 0; i < a.rows; ++i)
-                for (std::size_t j = 0; j < d; ++j) a(i, j) += add(i, j);
-        }
+        multiply_right_inverse(a, e, d);
     }
     // a[:, :d] ← a[:, :d] g
     template <class T> static void right_multiply_hidden(matrix_ref<T> a, const matrix<T>& g, std::size_t d) {

@@ -45,10 +45,15 @@ constexpr auto output() {
     if constexpr (Bias) return tensor::W<L> * tensor::with_ones_row(hidden<L - 1, Act, Bias>());
     else return tensor::W<L> * hidden<L - 1, Act, Bias>();
 }
+// The loss of an output expression against the targets D<1>.
+template <mlp_loss Loss, class Out>
+constexpr auto head(Out out) {
+    if constexpr (Loss == mlp_loss::squared_error) return tensor::half_squared_norm(tensor::D<1> - out);
+    else return tensor::softmax_cross_entropy(out, tensor::D<1>);
+}
 template <std::size_t L, class Act, bool Bias, mlp_loss Loss>
 constexpr auto loss_expression() {
-    if constexpr (Loss == mlp_loss::squared_error) return tensor::half_squared_norm(tensor::D<1> - output<L, Act, Bias>());
-    else return tensor::softmax_cross_entropy(output<L, Act, Bias>(), tensor::D<1>);
+    return head<Loss>(output<L, Act, Bias>());
 }
 }  // namespace detail
 
@@ -66,6 +71,10 @@ class mlp {
     using parameters = xt::xtensor<T, 1>;
     using expression = decltype(detail::loss_expression<L, Act, Bias, Loss>());
     using program = tensor::program<expression>;
+    /// The loss as a function of the output alone: W<1> stands for the output Z_L, D<1> for Y (D<0>
+    /// is bound but unused). Its generated gradient and Hessian-vector product are ∂ℓ/∂Z_L and
+    /// (∂²ℓ/∂Z_L²)·Ż, what a pass over the layers by hand needs from the loss (teleport/activation_space.hpp).
+    using head_program = tensor::program<decltype(detail::head<Loss>(tensor::W<1>))>;
     static constexpr std::size_t layers = L;
     static constexpr bool has_bias = Bias;
     static constexpr mlp_loss loss_kind = Loss;
