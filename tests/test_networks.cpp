@@ -1236,3 +1236,147 @@ TEST_CASE("an MNIST-sized teleport (784-512-512-10, batch 20) keeps its batch lo
     check(double{}, 1e-6, 1e-12);
     check(float{}, 1e-5, 1e-4);
 }
+
+// --- 11: the objective in activation space -------------------------------------------------------
+
+namespace {
+
+// A random factored element per pair: scale · L Rᵀ with L, R of rank r and Frobenius norm ≈ size.
+template <class Action>
+std::vector<groups::factored_element<double>> random_factored(const Action& action, std::size_t r, double size,
+                                                             std::mt19937_64& rng) {
+    std::vector<groups::low_rank<double>> t;
+    for (std::size_t k : action.pairs()) {
+        const std::size_t d = action.shape().widths[k];
+        t.push_back({normal_matrix(d, r, rng), normal_matrix(d, r, rng)});
+    }
+    double norm = 0;
+    for (const auto& f : t) norm += groups::squared_norm(f);
+    return action.elements(t, size / std::sqrt(norm));
+}
+
+std::vector<matrix<double>> dense_factors(const std::vector<groups::low_rank<double>>& f) {
+    std::vector<matrix<double>> out;
+    for (const auto& x : f) out.push_back(groups::dense(x));
+    return out;
+}
+
+// The activation-space state against the weights: the projection, J and its gradient against
+// network_teleport_objective, two moves by random factored elements against action.apply, and the
+// gradient against differences of J(exp(εT)·w) (with_differences). Updates the worst relative errors.
+template <class Net, class Action>
+void check_activation_space(const Net& net, const Action& action, std::mt19937_64& rng, bool with_differences,
+                            worst_error& worst, worst_error& worst_fd) {
+    const network_teleport_objective<Net, Action> reference(net, action);
+    activation_space_objective<Net, Action> state(net, action);
+    const dvec start = random_weights_off_kinks<typename Net::activation>(net.shape(), net.x(), rng);
+    dvec w = start;
+    action.apply(action.template factored_identity<double>(), w, net.x());
+    state.reset(start);  // projects by itself
+    for (int move = 0; move < 3; ++move) {
+        INFO("after " << move << " moves");
+        dvec written = start;
+        state.write(written);
+        const double e_w = relative_error(written, w);
+        REQUIRE(e_w <= 1e-12);
+        std::vector<groups::low_rank<double>> fast;
+        std::vector<matrix<double>> slow;
+        const double j = state.value_and_gradient(fast);
+        const double j_ref = reference.value_and_gradient(w, slow);
+        REQUIRE(relative_change(j, j_ref) <= 1e-11);
+        REQUIRE(relative_change(state.loss(), net.evaluate(w)) <= 1e-12);
+        REQUIRE(fast.size() == action.pairs().size());
+        std::size_t i = 0;
+        for (std::size_t k : action.pairs()) REQUIRE(fast[i++].rank() == action.gradient_rank(k, net.x().shape(1)));
+        const double e_g = relative_error(flat_algebra(dense_factors(fast)), flat_algebra(slow));
+        INFO("J " << j << ", gradient: relative error " << e_g);
+        REQUIRE(e_g <= 1e-11);
+        worst.update(std::max(e_w, e_g));
+        if (with_differences && move == 1) {
+            const dvec fd = flat_algebra(fd_algebra_gradient(action, w, net.x(), [&](const dvec& moved) {
+                return reference.value(moved);
+            }));
+            const double e_fd = relative_error(flat_algebra(dense_factors(fast)), fd);
+            INFO("against differences: relative error " << e_fd);
+            REQUIRE(e_fd <= 1e-7);
+            worst_fd.update(e_fd);
+        }
+        const auto e = random_factored(action, 2, 0.3, rng);
+        state.apply(e);
+        action.apply(e, w, net.x());
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the objective in activation space equals the generated one and finite differences",
+          "[networks][teleport]") {
+    worst_error worst{"activation-space objective vs weight space (relative)"};
+    worst_error worst_fd{"activation-space gradient vs differences (relative)"};
+    std::mt19937_64 rng(1401);
+    {
+        INFO("leaky_relu, cross-entropy, L=3, pairs {1, 2}, {1}, {2}, with and without bias");
+        const auto net = make_net<mlp<double, 3, leaky, ce, false>>({6, 9, 8, 4}, 3, rng);
+        for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2}, {1}, {2}})
+            check_activation_space(net, nonlinear_leaky(net.shape(), pairs), rng, true, worst, worst_fd);
+        const auto biased = make_net<mlp<double, 3, leaky, ce, true>>({6, 9, 8, 4}, 3, rng);
+        for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2}, {1}, {2}})
+            check_activation_space(biased, nonlinear_leaky(biased.shape(), pairs), rng, true, worst, worst_fd);
+    }
+    {
+        INFO("leaky_relu, squared error, bias, L=5, pairs {1, 2, 3, 4}, {2, 4}, {1, 3}");
+        const auto net = make_net<mlp<double, 5, leaky, se, true>>({5, 7, 6, 8, 7, 3}, 4, rng);
+        for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2, 3, 4}, {2, 4}, {1, 3}})
+            check_activation_space(net, nonlinear_leaky(net.shape(), pairs), rng, pairs.size() == 2, worst, worst_fd);
+    }
+    {
+        INFO("bijective tanh (σ″ ≠ 0): squared error with bias L=3, cross-entropy L=5 pairs {1, 3, 4}");
+        const auto net = make_net<mlp<double, 3, btanh, se, true>>({4, 6, 7, 3}, 3, rng);
+        check_activation_space(net, nonlinear_tanh(net.shape(), {1, 2}), rng, true, worst, worst_fd);
+        const auto deep = make_net<mlp<double, 5, btanh, ce, false>>({4, 6, 5, 6, 5, 4}, 3, rng);
+        check_activation_space(deep, nonlinear_tanh(deep.shape(), {1, 3, 4}), rng, true, worst, worst_fd);
+    }
+}
+
+TEST_CASE("teleport_network in activation space takes the steps of the weight-space search", "[networks][teleport]") {
+    std::mt19937_64 rng(1402);
+    worst_error worst{"teleport in activation space vs weight space (relative)"};
+    auto check = [&]<class Net>(const Net& net, std::set<std::size_t> pairs) {
+        INFO("bias " << net.shape().bias << ", " << pairs.size() << " pairs");
+        const nonlinear_leaky action(net.shape(), pairs);
+        REQUIRE(detail::factored_steps(action, net.x().shape(1)));
+        dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
+        // steps of a fixed length in the algebra: 0.05 / ‖∂J/∂T‖ at the (projected) start
+        dvec projected = w;
+        action.apply(action.factored_identity<double>(), projected, net.x());
+        std::vector<matrix<double>> grad;
+        network_teleport_objective<Net, nonlinear_leaky>(net, action).value_and_gradient(projected, grad);
+        teleport_settings settings;
+        settings.strategy = gradient_ascent{5, 0.05 / std::sqrt(detail::squared_norm(grad))};
+        dvec fast = w, slow = w;
+        std::mt19937_64 r1(0), r2(0);
+        teleport_report fast_report, slow_report;
+        std::vector<groups::layer_element<double>> fast_element, slow_element;
+        detail::teleport_network(net, action, fast, settings, r1, fast_report, &fast_element);
+        detail::teleport_network(net, action, slow, settings, r2, slow_report, &slow_element,
+                                 detail::evaluation::weights);
+        INFO(fast_report.rejection << " / " << slow_report.rejection);
+        REQUIRE(fast_report.accepted);
+        REQUIRE(slow_report.accepted);
+        REQUIRE(fast_report.objective_evaluations == slow_report.objective_evaluations);
+        REQUIRE(relative_change(fast_report.objective_before, slow_report.objective_before) <= 1e-11);
+        REQUIRE(fast_report.objective_after > fast_report.objective_before);
+        REQUIRE(fast_report.relative_loss_change <= 1e-12);
+        const double e = relative_error(fast, slow);
+        INFO("weights: relative error " << e);
+        REQUIRE(e <= 1e-10);
+        REQUIRE(relative_error(fast, w) > 1e-3);  // it moved
+        for (std::size_t p = 0; p < pairs.size(); ++p)
+            REQUIRE(relative_error(fast_element[p].g, slow_element[p].g) <= 1e-10);
+        worst.update(e);
+    };
+    check(make_net<mlp<double, 3, leaky, ce, false>>({6, 24, 20, 4}, 3, rng), {1, 2});
+    check(make_net<mlp<double, 3, leaky, ce, true>>({6, 24, 20, 4}, 3, rng), {1, 2});
+    check(make_net<mlp<double, 3, leaky, se, true>>({6, 24, 20, 4}, 3, rng), {2});
+    check(make_net<mlp<double, 4, leaky, se, false>>({6, 40, 8, 22, 4}, 3, rng), {1, 3});
+}

@@ -26,6 +26,7 @@
 #include <variant>
 #include <vector>
 
+#include "teleport/activation_space.hpp"
 #include "teleport/groups/layer_action.hpp"
 #include "teleport/teleport.hpp"
 #include "teleport/vector_ops.hpp"
@@ -106,18 +107,23 @@ T squared_norm(const std::vector<groups::low_rank<T>>& xs) {
 
 // Factored steps pay while the rank is at most half the width (a dense step costs O(d³) per pair,
 // a factored one O(d r (b + c)) plus a 2r × 2r exponential).
-template <class Action, class T>
-bool factored_steps(const Action& action, const std::vector<groups::low_rank<T>>& grad) {
-    std::size_t i = 0;
+template <class Action>
+bool factored_steps(const Action& action, std::size_t batch) {
     for (std::size_t k : action.pairs())
-        if (2 * grad[i++].rank() > action.shape().widths[k]) return false;
+        if (2 * action.gradient_rank(k, batch) > action.shape().widths[k]) return false;
     return true;
 }
+
+// How a teleport evaluates the objective: in activation space where it can (eq. 8, gradient
+// ascent, factored steps; activation_space.hpp), or always from the weights (the generated
+// Hessian-vector product of network_teleport_objective; the reference for tests and benchmarks).
+enum class evaluation { automatic, weights };
 
 template <class Net, class Action>
 void teleport_network(const Net& net, const Action& action, typename Net::parameters& w,
                       const teleport_settings& settings, std::mt19937_64& rng, teleport_report& report,
-                      std::vector<groups::layer_element<typename Net::value_type>>* element);
+                      std::vector<groups::layer_element<typename Net::value_type>>* element,
+                      evaluation how = evaluation::automatic);
 }  // namespace detail
 
 /// One teleport of the weights w on the network's current data (in place when accepted). Returns
@@ -144,7 +150,7 @@ namespace detail {
 template <class Net, class Action>
 void teleport_network(const Net& net, const Action& action, typename Net::parameters& w,
                       const teleport_settings& settings, std::mt19937_64& rng, teleport_report& report,
-                      std::vector<groups::layer_element<typename Net::value_type>>* element) {
+                      std::vector<groups::layer_element<typename Net::value_type>>* element, evaluation how) {
     using T = typename Net::value_type;
     using parameters = typename Net::parameters;
     using gradient_type = std::conditional_t<Action::low_rank_gradient, std::vector<groups::low_rank<T>>,
@@ -180,7 +186,7 @@ void teleport_network(const Net& net, const Action& action, typename Net::parame
     };
     auto gradient_step = [&](const gradient_type& t, T scale) {
         if constexpr (Action::low_rank_gradient) {
-            if (factored_steps(action, t)) return step_elements{{}, action.elements(t, scale)};
+            if (factored_steps(action, x.shape(1))) return step_elements{{}, action.elements(t, scale)};
             std::vector<tensor::matrix<T>> full;
             for (const auto& f : t) full.push_back(groups::dense(f));
             return dense_step(full, scale);
@@ -202,86 +208,110 @@ void teleport_network(const Net& net, const Action& action, typename Net::parame
 
     parameters current = w;
     std::size_t evaluations = 0;
+    bool in_activation_space = false;
+    if constexpr (activation_space_evaluable<Net, Action>)
+        in_activation_space = how == evaluation::automatic &&
+                              std::holds_alternative<gradient_ascent>(settings.strategy) &&
+                              factored_steps(action, x.shape(1));
     try {
-        if constexpr (!Action::data_free)  // eq. 8: W_k ↦ W_k h̃ h̃⁺, by the rank-0 identity
-            action.apply(action.template factored_identity<T>(), current, x);
-        gradient_type grad;
-        std::visit(
-            [&](const auto& s) {
-                using S = std::decay_t<decltype(s)>;
-                if constexpr (std::is_same_v<S, gradient_ascent>) {
-                    for (std::size_t k = 0; k < s.steps; ++k) {
-                        const T j = objective.value_and_gradient(current, grad);
-                        ++evaluations;
-                        if (k == 0) report.objective_before = double(j);
-                        const auto e = gradient_step(grad, T(s.learning_rate));
-                        apply_step(e, current);
-                        compose_step(e);
-                    }
-                } else if constexpr (std::is_same_v<S, normalized_ascent>) {
-                    T value = objective.value_and_gradient(current, grad);
+        if (in_activation_space) {
+            if constexpr (activation_space_evaluable<Net, Action>) {
+                // the same steps from a state on the batch's activations (the projection included)
+                const auto& s = std::get<gradient_ascent>(settings.strategy);
+                activation_space_objective<Net, Action> state(net, action);
+                state.reset(current);
+                std::vector<groups::low_rank<T>> grad;
+                for (std::size_t k = 0; k < s.steps; ++k) {
+                    const T j = state.value_and_gradient(grad);
                     ++evaluations;
-                    report.objective_before = double(value);
-                    double step = s.initial_step;
-                    for (std::size_t k = 0; k < s.steps; ++k) {
-                        const T norm = std::sqrt(detail::squared_norm(grad));
-                        if (!(norm > 0) || !std::isfinite(norm)) break;
-                        bool improved = false;
-                        for (std::size_t h = 0; h <= s.max_halvings; ++h, step *= 0.5) {
-                            parameters trial = current;
-                            step_elements e;
-                            T trial_value = std::numeric_limits<T>::quiet_NaN(), trial_loss = 0;
-                            try {
-                                e = gradient_step(grad, T(step) / norm);
-                                apply_step(e, trial);
-                                trial_value = objective.value(trial, trial_loss);
-                            } catch (const std::domain_error&) {
-                                // too long a step (a singular map or a rank-deficient input): shorter
-                            }
-                            ++evaluations;
-                            // a step so long that rounding breaks the symmetry is too long as well
-                            const bool invariant =
-                                std::abs(double(trial_loss) - report.loss_before) <= settings.tolerance * loss_scale;
-                            if (std::isfinite(trial_value) && invariant && trial_value > value) {
-                                current = std::move(trial);
-                                compose_step(e);
-                                value = objective.value_and_gradient(current, grad);
-                                ++evaluations;
-                                improved = true;
-                                break;
-                            }
-                        }
-                        if (!improved) break;
-                        step *= 2.0;
-                    }
-                } else {
-                    // best of N elements with every algebra coordinate uniform in [lo, hi)
-                    std::uniform_real_distribution<double> u(s.lo, s.hi);
-                    T best = objective.value(current);
-                    ++evaluations;
-                    report.objective_before = double(best);
-                    parameters best_point = current;
-                    std::optional<step_elements> best_step;
-                    for (std::size_t k = 1; k < s.samples; ++k) {
-                        auto t = action.template zero<T>();
-                        for (auto& m : t)
-                            for (auto& e : m) e = T(u(rng));
-                        parameters trial = current;
-                        auto e = dense_step(t, T(1));
-                        apply_step(e, trial);
-                        const T v = objective.value(trial);
-                        ++evaluations;
-                        if (std::isfinite(v) && v > best) {
-                            best = v;
-                            best_point = std::move(trial);
-                            best_step = std::move(e);
-                        }
-                    }
-                    current = std::move(best_point);
-                    if (best_step) compose_step(*best_step);
+                    if (k == 0) report.objective_before = double(j);
+                    step_elements e{{}, action.elements(grad, T(s.learning_rate))};
+                    state.apply(e.factored);
+                    compose_step(e);
                 }
-            },
-            settings.strategy);
+                state.write(current);
+            }
+        } else {
+            if constexpr (!Action::data_free)  // eq. 8: W_k ↦ W_k h̃ h̃⁺, by the rank-0 identity
+                action.apply(action.template factored_identity<T>(), current, x);
+            gradient_type grad;
+            std::visit(
+                [&](const auto& s) {
+                    using S = std::decay_t<decltype(s)>;
+                    if constexpr (std::is_same_v<S, gradient_ascent>) {
+                        for (std::size_t k = 0; k < s.steps; ++k) {
+                            const T j = objective.value_and_gradient(current, grad);
+                            ++evaluations;
+                            if (k == 0) report.objective_before = double(j);
+                            const auto e = gradient_step(grad, T(s.learning_rate));
+                            apply_step(e, current);
+                            compose_step(e);
+                        }
+                    } else if constexpr (std::is_same_v<S, normalized_ascent>) {
+                        T value = objective.value_and_gradient(current, grad);
+                        ++evaluations;
+                        report.objective_before = double(value);
+                        double step = s.initial_step;
+                        for (std::size_t k = 0; k < s.steps; ++k) {
+                            const T norm = std::sqrt(detail::squared_norm(grad));
+                            if (!(norm > 0) || !std::isfinite(norm)) break;
+                            bool improved = false;
+                            for (std::size_t h = 0; h <= s.max_halvings; ++h, step *= 0.5) {
+                                parameters trial = current;
+                                step_elements e;
+                                T trial_value = std::numeric_limits<T>::quiet_NaN(), trial_loss = 0;
+                                try {
+                                    e = gradient_step(grad, T(step) / norm);
+                                    apply_step(e, trial);
+                                    trial_value = objective.value(trial, trial_loss);
+                                } catch (const std::domain_error&) {
+                                    // too long a step (a singular map or a rank-deficient input): shorter
+                                }
+                                ++evaluations;
+                                // a step so long that rounding breaks the symmetry is too long as well
+                                const bool invariant =
+                                    std::abs(double(trial_loss) - report.loss_before) <= settings.tolerance * loss_scale;
+                                if (std::isfinite(trial_value) && invariant && trial_value > value) {
+                                    current = std::move(trial);
+                                    compose_step(e);
+                                    value = objective.value_and_gradient(current, grad);
+                                    ++evaluations;
+                                    improved = true;
+                                    break;
+                                }
+                            }
+                            if (!improved) break;
+                            step *= 2.0;
+                        }
+                    } else {
+                        // best of N elements with every algebra coordinate uniform in [lo, hi)
+                        std::uniform_real_distribution<double> u(s.lo, s.hi);
+                        T best = objective.value(current);
+                        ++evaluations;
+                        report.objective_before = double(best);
+                        parameters best_point = current;
+                        std::optional<step_elements> best_step;
+                        for (std::size_t k = 1; k < s.samples; ++k) {
+                            auto t = action.template zero<T>();
+                            for (auto& m : t)
+                                for (auto& e : m) e = T(u(rng));
+                            parameters trial = current;
+                            auto e = dense_step(t, T(1));
+                            apply_step(e, trial);
+                            const T v = objective.value(trial);
+                            ++evaluations;
+                            if (std::isfinite(v) && v > best) {
+                                best = v;
+                                best_point = std::move(trial);
+                                best_step = std::move(e);
+                            }
+                        }
+                        current = std::move(best_point);
+                        if (best_step) compose_step(*best_step);
+                    }
+                },
+                settings.strategy);
+        }
     } catch (const std::domain_error& e) {
         // a singular map, a non-finite algebra element, or an input without full column rank
         report.objective_evaluations = evaluations;

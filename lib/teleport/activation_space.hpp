@@ -1,0 +1,346 @@
+// teleport/activation_space.hpp — the eq. 8 teleport objective of a layered network, evaluated on
+// the batch's activations.
+//
+// network_teleport_objective (network_teleport.hpp) evaluates J = ‖∇L‖² and its gradient in the
+// algebra from the generated Hessian-vector product H∇L over the whole weight vector: every step
+// of a search pays for the forward and backward passes of the gradient and their tangents through
+// every weight matrix, the 784-wide input layer of the paper's classifier included. For the
+// nonlinear action (paper eq. 8) everything that search needs lives on the b samples of the batch:
+//
+//   * after the action (and its projection, the identity) W_k = Z_k h̃_{k−1}⁺ for every pair k, with
+//     Z_k = W_k h̃_{k−1} the pre-activation on the batch: W_k is never formed during a search, and a
+//     product with it costs O(d b²) (W_k ḣ = Z_k (h̃⁺ ḣ), W_kᵀ Δ = h̃⁺ᵀ (Z_kᵀ Δ));
+//   * the action moves h_k ↦ g h_k and Z_k ↦ σ⁻¹(g h_k); the pre-activation of layer k + 1 is exactly
+//     unchanged (W_{k+1} g⁻¹ g h_k), so no forward pass is repeated;
+//   * every gradient is an outer product G_m = Δ_m h̃_{m−1}ᵀ, so J = Σ_m ⟨Δ_mᵀΔ_m, h̃_{m−1}ᵀh̃_{m−1}⟩,
+//     and the tangent of Z_m along ∇L is Δ_m (h̃_{m−1}ᵀh̃_{m−1}) + W_m ḣ̃_{m−1};
+//   * ∂J/∂w = 2H∇L enters the gradient in the algebra only through U_m h̃_{m−1}⁺ᵀ = 2(Δ̇_m + Δ_m rᵀ),
+//     r = h̃_{m−1}⁺ ḣ̃_{m−1}, and the next pair's term of layer_action::gradient_factors becomes
+//     E = 2(ḣ̃_k − h̃_k r) (Δ_{k+1}ᵀ Z_{k+1} S_k⁻¹) − W_{k+1}ᵀ U_{k+1} h̃_k⁺ᵀ, S_k = h̃_kᵀh̃_k.
+//
+// Dots are tangents along v = ∇L: Ż, ḣ, Δ̇ of the R-operator, written out for a layered network
+// (h_m = σ(Z_m), Z_m = W_m h̃_{m−1}, Δ_m = σ′(Z_m) ⊙ (W_{m+1}ᵀΔ_{m+1})[:d_m], Δ_L = ∂ℓ/∂Z_L):
+//     Ż_m = Δ_m S_{m−1} + W_m ḣ̃_{m−1},   ḣ_m = σ′(Z_m) ⊙ Ż_m,   ḣ̃ = [ḣ; 0],   Δ̇_L = (∂²ℓ/∂Z_L²) Ż_L,
+//     Δ̇_m = σ″(Z_m) ⊙ Ż_m ⊙ (W_{m+1}ᵀΔ_{m+1})[:d_m] + σ′(Z_m) ⊙ (h_m Δ_{m+1}ᵀΔ_{m+1} + (W_{m+1}ᵀΔ̇_{m+1})[:d_m]).
+// The loss ℓ of the output and its derivatives come from the network's generated head program.
+// Layers that are not a pair's lower layer keep their dense weights (the one above a pair moves
+// by g⁻¹). The gradient equals network_teleport_objective's to rounding (tests/test_networks.cpp
+// checks both against each other and against finite differences). It is used for gradient ascent
+// with factored steps (rank ≤ d_k / 2), which is how the mnist driver teleports.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include <xtensor/xtensor.hpp>
+
+#include "teleport/groups/layer_action.hpp"
+#include "teleport/tensor/dense.hpp"
+#include "teleport/tensor/expression.hpp"
+
+namespace teleport {
+
+/// A layered network whose loss is a head program of its output (problems::mlp).
+template <class Net>
+concept layered_network = requires(const Net& net) {
+    typename Net::activation;
+    typename Net::head_program;
+    { Net::has_bias } -> std::convertible_to<bool>;
+    net.x();
+    net.y();
+    net.shape();
+};
+
+/// The pairs of a network and an action that activation_space_objective can evaluate.
+template <class Net, class Action>
+concept activation_space_evaluable =
+    layered_network<Net> && std::is_same_v<typename Action::kind, groups::nonlinear_layers> &&
+    std::is_same_v<typename Net::activation, typename Action::activation>;
+
+/// J = ‖∇L‖² and ∂J/∂T_k (as factors) of the nonlinear action, on a state kept in activation space.
+/// Use: reset(w); then value_and_gradient and apply, any number of times; then write(w).
+template <class Net, class Action>
+    requires activation_space_evaluable<Net, Action>
+class activation_space_objective {
+  public:
+    using T = typename Net::value_type;
+    using parameters = typename Net::parameters;
+    using Act = typename Net::activation;
+    using head = typename Net::head_program;
+    using matrix = tensor::matrix<T>;
+
+    activation_space_objective(const Net& net, const Action& action)
+        : net_(&net), action_(&action), layers_(net.shape().layers()), beta_(net.shape().bias ? 1 : 0),
+          batch_(net.x().shape(1)) {
+        if (net.shape().widths != action.shape().widths || net.shape().bias != action.shape().bias)
+            throw std::invalid_argument("teleport: the action was made for a network of other widths");
+        const std::size_t n = layers_ + 1;
+        for (auto* v : {&ht_, &z_, &pinv_, &sinv_, &s_, &dense_, &delta_, &ddelta_, &back_, &zdot_, &hdot_, &gamma_, &r_})
+            v->resize(n);
+    }
+
+    /// The state of w's image under the identity (eq. 8's projection W_k ↦ W_k h̃ h̃⁺): one forward
+    /// pass. Throws std::domain_error when a pair's input lacks full column rank.
+    void reset(const parameters& w) {
+        const auto& shape = net_->shape();
+        if (w.size() != shape.parameter_count())
+            throw std::invalid_argument("teleport: " + std::to_string(w.size()) + " weights given but the network has " +
+                                        std::to_string(shape.parameter_count()));
+        with_ones(net_->x(), ht_[0]);
+        for (std::size_t m = 1; m <= layers_; ++m) {
+            tensor::multiply<T>(false, false, weight(w, m), tensor::cref(ht_[m - 1]), z_[m]);
+            if (m < layers_) {
+                with_ones(z_[m], ht_[m]);
+                T* h = ht_[m].data();
+                for (std::size_t i = 0; i < z_[m].size(); ++i) h[i] = Act::value(h[i]);
+            }
+            if (!lower(m) && m >= 2) {
+                const auto v = weight(w, m);
+                tensor::reshape(dense_[m], v.rows, v.cols);
+                std::copy(v.data, v.data + v.size(), dense_[m].data());
+            }
+        }
+        for (std::size_t m = 0; m < layers_; ++m) refresh(m);
+    }
+
+    /// J at the state, with ∂J/∂T_k at the identity as factors L_k R_kᵀ (in the order of the pairs).
+    T value_and_gradient(std::vector<groups::low_rank<T>>& grad) {
+        const std::size_t top = layers_, b = batch_;
+        const std::size_t bottom = *action_->pairs().begin();
+        // backward: Δ_L = ∂ℓ/∂Z_L, Δ_m = σ′(Z_m) ⊙ (W_{m+1}ᵀΔ_{m+1})[:d_m]
+        tensor::reshape(delta_[top], z_[top].shape(0), b);
+        {
+            const auto heads = head_bindings();
+            const std::array<tensor::matrix_ref<T>, 1> out{tensor::ref(delta_[top])};
+            loss_ = head::evaluate_with_gradient(head_ws_, heads, std::span<const tensor::matrix_ref<T>>(out));
+        }
+        for (std::size_t m = top; m >= 2; --m) {
+            transpose_times(m, delta_[m], work_);
+            copy_rows(work_, width(m - 1), back_[m - 1]);
+            delta_[m - 1] = back_[m - 1];
+            scale_by_derivative(z_[m - 1], delta_[m - 1]);
+        }
+        // J = Σ ⟨Δ_mᵀΔ_m, S_{m−1}⟩
+        T j = 0;
+        for (std::size_t m = 1; m <= top; ++m) {
+            tensor::multiply<T>(true, false, tensor::cref(delta_[m]), tensor::cref(delta_[m]), gamma_[m]);
+            for (std::size_t i = 0; i < b * b; ++i) j += gamma_[m].data()[i] * s_[m - 1].data()[i];
+        }
+        // tangents along ∇L: Ż_m = Δ_m S_{m−1} + W_m ḣ̃_{m−1}, ḣ_m = σ′(Z_m) ⊙ Ż_m
+        for (std::size_t m = 1; m <= top; ++m) {
+            tensor::multiply<T>(false, false, tensor::cref(delta_[m]), tensor::cref(s_[m - 1]), zdot_[m]);
+            if (m >= 2) times(m, hdot_[m - 1], zdot_[m]);
+            if (m < top) {
+                tensor::reshape(hdot_[m], width(m) + beta_, b);
+                T* hd = hdot_[m].data();
+                const T* zd = zdot_[m].data();
+                const T* zm = z_[m].data();
+                const std::size_t n = width(m) * b;
+                for (std::size_t i = 0; i < n; ++i) hd[i] = Act::derivative(zm[i]) * zd[i];
+                for (std::size_t i = n; i < hdot_[m].size(); ++i) hd[i] = T(0);
+            }
+        }
+        // Δ̇_L from the head, then down to the lowest pair
+        tensor::reshape(ddelta_[top], z_[top].shape(0), b);
+        {
+            const auto heads = head_bindings();
+            tensor::reshape(head_gradient_, z_[top].shape(0), b);
+            const std::array<tensor::matrix_ref<T>, 1> g{tensor::ref(head_gradient_)}, hv{tensor::ref(ddelta_[top])};
+            const std::array<tensor::const_matrix_ref<T>, 1> dir{tensor::cref(zdot_[top])};
+            head::hessian_vector_product(head_ws_, heads, std::span<const tensor::matrix_ref<T>>(g),
+                                         std::span<const tensor::const_matrix_ref<T>>(dir),
+                                         std::span<const tensor::matrix_ref<T>>(hv));
+        }
+        for (std::size_t m = top - 1; m >= bottom; --m) {
+            // Ḃ = h_m Γ_{m+1} + (W_{m+1}ᵀ Δ̇_{m+1})[:d_m]
+            transpose_times(m + 1, ddelta_[m + 1], work_);
+            const std::size_t d = width(m);
+            tensor::reshape(ddelta_[m], d, b);
+            tensor::gemm<T>(false, false, T(1), hidden(m), tensor::cref(gamma_[m + 1]), T(0), tensor::ref(ddelta_[m]));
+            T* dd = ddelta_[m].data();
+            const T* wd = work_.data();
+            const T* zm = z_[m].data();
+            const T* zd = zdot_[m].data();
+            const T* bk = back_[m].data();
+            for (std::size_t i = 0; i < d * b; ++i) {
+                T v = Act::derivative(zm[i]) * (dd[i] + wd[i]);
+                if constexpr (tensor::detail::has_curvature<Act>::value) v += Act::second_derivative(zm[i]) * zd[i] * bk[i];
+                dd[i] = v;
+            }
+            if (m == 1) break;
+        }
+        // the factors, pair by pair
+        grad.resize(action_->pairs().size());
+        std::size_t index = 0;
+        for (std::size_t k : action_->pairs()) {
+            const std::size_t d = width(k);
+            auto& f = grad[index++];
+            own_term(k, q_);  // Q_k = U_k h̃_{k−1}⁺ᵀ = 2(Δ̇_k + Δ_k r_kᵀ)
+            for (std::size_t i = 0; i < d * b; ++i) q_.data()[i] /= Act::derivative(z_[k].data()[i]);
+            if (lower(k + 1)) {
+                // E = 2(ḣ̃_k − h̃_k r_{k+1}) (Δ_{k+1}ᵀ Z_{k+1} S_k⁻¹) − W_{k+1}ᵀ Q_{k+1}
+                tensor::multiply<T>(false, false, tensor::cref(z_[k + 1]), tensor::cref(sinv_[k]), p_);
+                tensor::multiply<T>(true, false, tensor::cref(delta_[k + 1]), tensor::cref(p_), small_);
+                own_term(k + 1, next_q_);
+                transpose_times(k + 1, next_q_, work_);                       // W_{k+1}ᵀ Q_{k+1}
+                tensor::reshape(orth_, width(k) + beta_, b);                  // ḣ̃_k − h̃_k r_{k+1}
+                orth_ = hdot_[k];
+                tensor::gemm<T>(false, false, T(-1), tensor::cref(ht_[k]), tensor::cref(r_[k + 1]), T(1),
+                                tensor::ref(orth_));
+                tensor::gemm<T>(false, false, T(2), tensor::cref(orth_), tensor::cref(small_), T(-1), tensor::ref(work_));
+                for (std::size_t i = 0; i < d * b; ++i) q_.data()[i] += work_.data()[i];  // E[:d]
+                f.left = q_;
+                tensor::reshape(f.right, d, b);
+                std::copy(ht_[k].data(), ht_[k].data() + d * b, f.right.data());
+            } else {
+                // [Q_k ⊘ σ′, −W_{k+1}[:, :d]ᵀ] [h_k, U_{k+1}[:, :d]ᵀ]ᵀ, U_{k+1}[:, :d]ᵀ = 2(h_k Δ̇ᵀ + ḣ_k Δᵀ)
+                const matrix& wn = dense_[k + 1];
+                const std::size_t c = wn.shape(0);
+                tensor::multiply<T>(false, true, hidden(k), tensor::cref(ddelta_[k + 1]), up_);
+                tensor::gemm<T>(false, true, T(2), hidden_tangent(k), tensor::cref(delta_[k + 1]), T(2), tensor::ref(up_));
+                tensor::reshape(f.left, d, b + c);
+                tensor::reshape(f.right, d, b + c);
+                for (std::size_t i = 0; i < d; ++i) {
+                    for (std::size_t jj = 0; jj < b; ++jj) {
+                        f.left(i, jj) = q_(i, jj);
+                        f.right(i, jj) = ht_[k](i, jj);
+                    }
+                    for (std::size_t jj = 0; jj < c; ++jj) {
+                        f.left(i, b + jj) = -wn(jj, i);
+                        f.right(i, b + jj) = up_(i, jj);
+                    }
+                }
+            }
+        }
+        return j;
+    }
+
+    /// The batch loss of the state (after value_and_gradient).
+    T loss() const { return loss_; }
+
+    /// Move the state by one factored element per pair (in the order of the pairs), bottom-up.
+    /// Throws std::domain_error when a hidden layer stops being finite or loses column rank.
+    void apply(const std::vector<groups::factored_element<T>>& e) {
+        if (e.size() != action_->pairs().size())
+            throw std::invalid_argument("teleport: one group element per pair expected");
+        std::size_t index = 0;
+        for (std::size_t k : action_->pairs()) {
+            const auto& g = e[index++];
+            const std::size_t n = width(k) * batch_;
+            groups::multiply_left(g, tensor::matrix_ref<T>{ht_[k].data(), width(k), batch_});  // h_k ↦ g h_k
+            T* h = ht_[k].data();
+            T* zk = z_[k].data();
+            for (std::size_t i = 0; i < n; ++i) {
+                if (!std::isfinite(h[i])) throw std::domain_error("the teleported hidden layer " + std::to_string(k) + " is not finite");
+                zk[i] = Act::inverse(h[i]);
+            }
+            if (!lower(k + 1)) groups::multiply_right_inverse(tensor::ref(dense_[k + 1]), g, width(k));
+            refresh(k);
+        }
+    }
+
+    /// Write the state's weights into w (the vector reset() was given: the weights of layers the
+    /// action leaves alone are not touched): W_k = Z_k h̃_{k−1}⁺ for the pairs, W_{k+1} above them.
+    void write(parameters& w) const {
+        for (std::size_t m = 1; m <= layers_; ++m) {
+            auto v = weight(w, m);
+            if (lower(m)) {
+                tensor::gemm<T>(false, false, T(1), tensor::cref(z_[m]), tensor::cref(pinv_[m - 1]), T(0), v);
+            } else if (lower(m - 1)) {
+                std::copy(dense_[m].begin(), dense_[m].end(), v.data);
+            }
+        }
+    }
+
+  private:
+    std::size_t width(std::size_t m) const { return net_->shape().widths[m]; }
+    // W_m is a pair's lower matrix (kept as Z_m h̃_{m−1}⁺)
+    bool lower(std::size_t m) const { return m >= 1 && m < layers_ && action_->pairs().count(m) != 0; }
+
+    tensor::const_matrix_ref<T> weight(const parameters& w, std::size_t m) const {
+        const auto& s = net_->shape();
+        return {w.data() + s.offset(m), s.rows(m), s.cols(m)};
+    }
+    tensor::matrix_ref<T> weight(parameters& w, std::size_t m) const {
+        const auto& s = net_->shape();
+        return {w.data() + s.offset(m), s.rows(m), s.cols(m)};
+    }
+    tensor::const_matrix_ref<T> hidden(std::size_t m) const { return {ht_[m].data(), width(m), batch_}; }
+    tensor::const_matrix_ref<T> hidden_tangent(std::size_t m) const { return {hdot_[m].data(), width(m), batch_}; }
+
+    void with_ones(const matrix& h, matrix& out) const {
+        tensor::reshape(out, h.shape(0) + beta_, h.shape(1));
+        std::copy(h.begin(), h.end(), out.begin());
+        std::fill(out.begin() + static_cast<std::ptrdiff_t>(h.size()), out.end(), T(1));
+    }
+    static void copy_rows(const matrix& a, std::size_t rows, matrix& out) {
+        tensor::reshape(out, rows, a.shape(1));
+        std::copy(a.data(), a.data() + rows * a.shape(1), out.data());
+    }
+    static void scale_by_derivative(const matrix& z, matrix& a) {
+        for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] *= Act::derivative(z.data()[i]);
+    }
+
+    // S_m = h̃_mᵀh̃_m, and h̃_m⁺ with S_m⁻¹ = h̃_m⁺h̃_m⁺ᵀ when W_{m+1} is kept as Z_{m+1} h̃_m⁺
+    void refresh(std::size_t m) {
+        tensor::multiply<T>(true, false, tensor::cref(ht_[m]), tensor::cref(ht_[m]), s_[m]);
+        if (lower(m + 1)) {
+            pinv_[m] = tensor::left_pseudo_inverse<T>(tensor::cref(ht_[m]), groups::layer_input_name(m + 1));
+            tensor::multiply<T>(false, true, tensor::cref(pinv_[m]), tensor::cref(pinv_[m]), sinv_[m]);
+        }
+    }
+
+    // out = W_mᵀ x ((d_{m−1} + bias) × b)
+    void transpose_times(std::size_t m, const matrix& x, matrix& out) {
+        if (lower(m)) {
+            tensor::multiply<T>(true, false, tensor::cref(z_[m]), tensor::cref(x), tiny_);
+            tensor::multiply<T>(true, false, tensor::cref(pinv_[m - 1]), tensor::cref(tiny_), out);
+        } else {
+            tensor::multiply<T>(true, false, tensor::cref(dense_[m]), tensor::cref(x), out);
+        }
+    }
+    // out += W_m x; for a pair's lower matrix r_m = h̃_{m−1}⁺ x is kept
+    void times(std::size_t m, const matrix& x, matrix& out) {
+        if (lower(m)) {
+            tensor::multiply<T>(false, false, tensor::cref(pinv_[m - 1]), tensor::cref(x), r_[m]);
+            tensor::gemm<T>(false, false, T(1), tensor::cref(z_[m]), tensor::cref(r_[m]), T(1), tensor::ref(out));
+        } else {
+            tensor::gemm<T>(false, false, T(1), tensor::cref(dense_[m]), tensor::cref(x), T(1), tensor::ref(out));
+        }
+    }
+    // U_m h̃_{m−1}⁺ᵀ = 2(Δ̇_m + Δ_m r_mᵀ), r_1 = 0 (the input has no tangent)
+    void own_term(std::size_t m, matrix& out) const {
+        out = ddelta_[m];
+        if (m >= 2)
+            tensor::gemm<T>(false, true, T(1), tensor::cref(delta_[m]), tensor::cref(r_[m]), T(1), tensor::ref(out));
+        out *= T(2);
+    }
+
+    tensor::bindings<T> head_bindings() {
+        head_weights_[0] = tensor::cref(z_[layers_]);
+        head_data_[0] = tensor::cref(net_->x());
+        head_data_[1] = tensor::cref(net_->y());
+        return {std::span<const tensor::const_matrix_ref<T>>(head_weights_),
+                std::span<const tensor::const_matrix_ref<T>>(head_data_)};
+    }
+
+    const Net* net_;
+    const Action* action_;
+    std::size_t layers_, beta_, batch_;
+    T loss_ = 0;
+    // per layer m: h̃_m, Z_m, h̃_m⁺, S_m⁻¹, S_m, dense W_m, Δ_m, Δ̇_m, (W_{m+1}ᵀΔ_{m+1})[:d_m], Ż_m, ḣ̃_m, Δ_mᵀΔ_m, r_m
+    std::vector<matrix> ht_, z_, pinv_, sinv_, s_, dense_, delta_, ddelta_, back_, zdot_, hdot_, gamma_, r_;
+    matrix work_, tiny_, q_, next_q_, p_, small_, orth_, up_, head_gradient_;
+    typename head::template workspace<T> head_ws_;
+    std::array<tensor::const_matrix_ref<T>, 1> head_weights_{};
+    std::array<tensor::const_matrix_ref<T>, 2> head_data_{};
+};
+
+}  // namespace teleport
