@@ -1,8 +1,10 @@
 // MNIST (paper Fig. 4): the 784-512-512-10 LeakyReLU network with softmax cross-entropy, float32,
 // a mini-batch of 20 Fashion-MNIST training images. One SGD step of the generated mlp against a
 // hand-written xtensor/BLAS step in the same binary; one teleport (10 ascent steps on both layer
-// pairs, eq. 8, teleport lr 1e-3, as the mnist driver takes it) against the SGD step; the parts of an
-// ascent step (H∇L, the factored gradient in the algebra, the group elements, the action).
+// pairs, eq. 8, teleport lr 1e-3, as the mnist driver takes it: in activation space) against the SGD
+// step, and the same teleport evaluated from the weights (weight space); the parts of an ascent step
+// in both (activation space: J with its gradient, the move of the state; weight space: H∇L, the
+// factored gradient in the algebra, the group elements, the action).
 //
 // Benchmark names are "mnist/<quantity>/<implementation>"; bench/ratios.py prints the ratios,
 // docs/performance.md has the commands and the results. Run with OPENBLAS_NUM_THREADS=1.
@@ -139,7 +141,9 @@ void sgd_hand_written(benchmark::State& state) {
     }
 }
 
-void whole_teleport(benchmark::State& state) {
+// The whole teleport as the mnist driver takes it (activation space), or with every step evaluated
+// from the weights by the generated Hessian-vector product (weight space).
+void whole_teleport(benchmark::State& state, detail::evaluation how) {
     const auto& s = data();
     const net_type net(widths, s.x, s.y);
     const nonlinear action(net.shape(), {1, 2});
@@ -152,7 +156,7 @@ void whole_teleport(benchmark::State& state) {
         auto w = s.w;
         std::mt19937_64 rng(0);
         teleport_report report;
-        teleport_network_untracked(net, action, w, settings, rng, report);
+        detail::teleport_network(net, action, w, settings, rng, report, nullptr, how);
         accepted += report.accepted ? 1 : 0;
         ++total;
         gain = report.grad_norm_sq_after / report.grad_norm_sq_before;
@@ -189,6 +193,40 @@ void ascent_step(benchmark::State& state) {
         benchmark::DoNotOptimize(t.objective.value_and_gradient(w, grad));
         t.action.apply(t.action.elements(grad, T(teleport_lr)), w, t.net.x());
         benchmark::DoNotOptimize(w.data());
+    }
+}
+
+// One ascent step in activation space, from a copy of the state at the projected start (the copy,
+// about 0.4 MB, is timed too, as the weight-space step's copy of the weights is).
+void ascent_step_activation_space(benchmark::State& state) {
+    const teleport_setup t;
+    activation_space_objective<net_type, nonlinear> start(t.net, t.action);
+    start.reset(t.w);
+    std::vector<groups::low_rank<T>> grad;
+    for (auto _ : state) {
+        auto s = start;
+        benchmark::DoNotOptimize(s.value_and_gradient(grad));
+        s.apply(t.action.elements(grad, T(teleport_lr)));
+    }
+}
+
+void objective_gradient_activation_space(benchmark::State& state) {
+    const teleport_setup t;
+    activation_space_objective<net_type, nonlinear> s(t.net, t.action);
+    s.reset(t.w);
+    std::vector<groups::low_rank<T>> grad;
+    for (auto _ : state) benchmark::DoNotOptimize(s.value_and_gradient(grad));
+}
+
+void apply_activation_space(benchmark::State& state) {
+    const teleport_setup t;
+    activation_space_objective<net_type, nonlinear> start(t.net, t.action);
+    start.reset(t.w);
+    const auto elements = t.action.elements(t.grad, T(teleport_lr));
+    for (auto _ : state) {
+        auto s = start;
+        s.apply(elements);
+        benchmark::ClobberMemory();
     }
 }
 
@@ -254,8 +292,13 @@ int main(int argc, char** argv) {
     }
     benchmark::RegisterBenchmark("mnist/sgd_step/generated", sgd_generated);
     benchmark::RegisterBenchmark("mnist/sgd_step/hand_written", sgd_hand_written);
-    benchmark::RegisterBenchmark("mnist/teleport_10_steps/generated", whole_teleport);
-    benchmark::RegisterBenchmark("mnist/ascent_step/generated", ascent_step);
+    benchmark::RegisterBenchmark("mnist/teleport_10_steps/activation_space", whole_teleport,
+                                 detail::evaluation::automatic);
+    benchmark::RegisterBenchmark("mnist/teleport_10_steps/weight_space", whole_teleport, detail::evaluation::weights);
+    benchmark::RegisterBenchmark("mnist/ascent_step/activation_space", ascent_step_activation_space);
+    benchmark::RegisterBenchmark("mnist/objective_gradient/activation_space", objective_gradient_activation_space);
+    benchmark::RegisterBenchmark("mnist/apply_action/activation_space", apply_activation_space);
+    benchmark::RegisterBenchmark("mnist/ascent_step/weight_space", ascent_step);
     benchmark::RegisterBenchmark("mnist/hessian_vector_product/generated", hessian_vector);
     benchmark::RegisterBenchmark("mnist/gradient_factors/generated", gradient_factors);
     benchmark::RegisterBenchmark("mnist/group_elements/generated", group_elements);
