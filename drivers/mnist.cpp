@@ -738,7 +738,7 @@ bool train(mnist_method& m, const Opt& opt, mnist_net<T>& net, const Action& act
         const bool teleport_now = m.teleport && m.schedule.contains(epoch);
         if (teleport_now) {
             // the paper's SGD algorithm: one teleport on each of the epoch's first B mini-batches
-            for (std::size_t b = 0; b < std::min(m.teleport_batches, batches); ++b) {
+            for (std::size_t b = 0; b < m.teleport_batches; ++b) {  // ≤ batches: checked at the start
                 mnist_teleport t;
                 t.batch = b;
                 const auto e0 = clock_type::now();
@@ -1021,6 +1021,9 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
             if (b > batches)
                 throw std::invalid_argument("--sweep-values: B = " + std::to_string(b) + " but an epoch has only " +
                                             std::to_string(batches) + " mini-batches");
+    if (o.teleport_batches > batches && !(sweep && sweep->kind == "batches"))
+        throw std::invalid_argument("--teleport-batches " + std::to_string(o.teleport_batches) + " but an epoch has only " +
+                                    std::to_string(batches) + " mini-batches");
     d.train_rows = xt::transpose(d.split.train_x);
     const double load_seconds = seconds_since(load_start);
     std::fprintf(stderr, "mnist: %zu training and %zu validation images from %s (%.1f s), %s, widths %s\n",
