@@ -200,23 +200,10 @@ class activation_space_objective {
                 tensor::reshape(f.right, d, b);
                 std::copy(ht_[k].data(), ht_[k].data() + d * b, f.right.data());
             } else {
-                // [Q_k ⊘ σ′, −W_{k+1}[:, :d]ᵀ] [h_k, U_{k+1}[:, :d]ᵀ]ᵀ, U_{k+1}[:, :d]ᵀ = 2(h_k Δ̇ᵀ + ḣ_k Δᵀ)
-                const matrix& wn = dense_[k + 1];
-                const std::size_t c = wn.shape(0);
-                tensor::multiply<T>(false, true, hidden(k), tensor::cref(ddelta_[k + 1]), up_);
-                tensor::gemm<T>(false, true, T(2), hidden_tangent(k), tensor::cref(delta_[k + 1]), T(2), tensor::ref(up_));
-                tensor::reshape(f.left, d, b + c);
-                tensor::reshape(f.right, d, b + c);
-                for (std::size_t i = 0; i < d; ++i) {
-                    for (std::size_t jj = 0; jj < b; ++jj) {
-                        f.left(i, jj) = q_(i, jj);
-                        f.right(i, jj) = ht_[k](i, jj);
-                    }
-                    for (std::size_t jj = 0; jj < c; ++jj) {
-                        f.left(i, b + jj) = -wn(jj, i);
-                        f.right(i, b + jj) = up_(i, jj);
-                    }
-                }
+                // [Q_k ⊘ σ′, −W_{k+1}[:, :d]ᵀ] [h_k, U_{k+1}[:, :d]ᵀ]ᵀ, U_{k+1}[:, :d] = 2(Δ̇ h_kᵀ + Δ ḣ_kᵀ)
+                tensor::multiply<T>(false, true, tensor::cref(ddelta_[k + 1]), hidden(k), up_);
+                tensor::gemm<T>(false, true, T(2), tensor::cref(delta_[k + 1]), hidden_tangent(k), T(2), tensor::ref(up_));
+                f = groups::stacked_factors(tensor::cref(q_), hidden(k), tensor::cref(dense_[k + 1]), tensor::cref(up_));
             }
         }
         return j;

@@ -119,6 +119,25 @@ matrix<T> hidden_columns(const_matrix_ref<T> a, std::size_t d) {
 }
 }  // namespace detail
 
+/// The factors [A, −W[:, :d]ᵀ] and [H, U[:, :d]ᵀ] of A Hᵀ − W[:, :d]ᵀ U[:, :d] (A, H: d × b; W, U:
+/// c × d or c × (d + 1)): eq. 8's teleport gradient of a pair whose upper layer is not a pair too.
+template <class T>
+low_rank<T> stacked_factors(const_matrix_ref<T> a, const_matrix_ref<T> h, const_matrix_ref<T> w, const_matrix_ref<T> u) {
+    const std::size_t d = a.rows, b = a.cols, c = w.rows;
+    low_rank<T> f{matrix<T>({d, b + c}), matrix<T>({d, b + c})};
+    for (std::size_t i = 0; i < d; ++i) {
+        for (std::size_t j = 0; j < b; ++j) {
+            f.left(i, j) = a(i, j);
+            f.right(i, j) = h(i, j);
+        }
+        for (std::size_t j = 0; j < c; ++j) {
+            f.left(i, b + j) = -w(j, i);
+            f.right(i, b + j) = u(j, i);
+        }
+    }
+    return f;
+}
+
 /// a ← g a = a + U (C (Vᵀ a)) for a factored element g (a: d_k × n).
 template <class T>
 void multiply_left(const factored_element<T>& e, matrix_ref<T> a) {
@@ -385,20 +404,7 @@ class layer_action {
                 grads.push_back({std::move(a), std::move(out[k])});
             } else {
                 // ∂J/∂T_k = A h_kᵀ − W_{k+1}ᵀ U_{k+1} on the hidden columns = [A, −W_{k+1}ᵀ] [h_k, U_{k+1}ᵀ]ᵀ
-                const auto wn = cview(w, k + 1), un = cview(u, k + 1);
-                const std::size_t c = wn.rows;
-                low_rank<T> f{matrix<T>({d, b + c}), matrix<T>({d, b + c})};
-                for (std::size_t i = 0; i < d; ++i) {
-                    for (std::size_t j = 0; j < b; ++j) {
-                        f.left(i, j) = a(i, j);
-                        f.right(i, j) = out[k](i, j);
-                    }
-                    for (std::size_t j = 0; j < c; ++j) {
-                        f.left(i, b + j) = -wn(j, i);
-                        f.right(i, b + j) = un(j, i);
-                    }
-                }
-                grads.push_back(std::move(f));
+                grads.push_back(stacked_factors(tensor::cref(a), tensor::cref(out[k]), cview(w, k + 1), cview(u, k + 1)));
             }
         }
         return grads;
