@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -502,21 +503,41 @@ class checkpoint {
             generation_ = doc.at("generation").get<std::size_t>() + 1;
             for (const auto& name : files_of(doc)) current_.push_back(name);
         });
-        if (theirs != config_) {
-            const json patch = json::diff(theirs, config_);
-            const std::string path = patch.empty() ? "" : patch.front().at("path").get<std::string>();
-            const json::json_pointer pointer(path);
-            auto show = [&](const json& j) {
-                if (!j.contains(pointer)) return std::string("absent");
-                std::string s = j.at(pointer).dump();
-                return s.size() > 60 ? s.substr(0, 57) + "..." : s;
-            };
+        if (theirs != config_)
             throw std::runtime_error("--resume: the checkpoint in " + dir_.string() +
-                                     " was written with a different configuration: config" + path + " is " +
-                                     show(theirs) + " there and " + show(config_) +
-                                     " now (only --out, --plot, --resume and --stop-after may change)");
-        }
+                                     " was written with a different configuration: config" +
+                                     first_difference(theirs, config_) +
+                                     " (only --out, --plot, --resume and --stop-after may change)");
+        // another build or BLAS thread count may round differently: allowed, but said
+        if (doc.contains("build") && doc["build"] != build())
+            std::fprintf(stderr,
+                         "mnist: warning: the checkpoint was written by another build or BLAS setting: build%s; "
+                         "the resumed run need not match an uninterrupted one bit for bit\n",
+                         first_difference(doc["build"], build()).c_str());
         return doc;
+    }
+
+    /// "/path is X there and Y now" for the first place where two JSON documents differ.
+    static std::string first_difference(const json& theirs, const json& ours) {
+        const json patch = json::diff(theirs, ours);
+        const std::string path = patch.empty() ? "" : patch.front().at("path").get<std::string>();
+        const json::json_pointer pointer(path);
+        auto show = [&](const json& j) {
+            if (!j.contains(pointer)) return std::string("absent");
+            std::string s = j.at(pointer).dump();
+            return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+        };
+        return path + " is " + show(theirs) + " there and " + show(ours) + " now";
+    }
+
+    /// What the numbers depend on beside the configuration: the library versions, the compiler and
+    /// the BLAS thread count.
+    static json build() {
+        json b;
+        b["versions"] = library_versions();
+        const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
+        b["openblas_num_threads"] = threads ? json(threads) : json(nullptr);
+        return b;
     }
 
     /// Runs fn, reporting any problem with the checkpoint's content as one line naming the file.
@@ -527,7 +548,10 @@ class checkpoint {
         } catch (const bad_checkpoint& e) {
             throw std::runtime_error("--resume: " + file().string() + " is corrupt or incomplete: " + e.what());
         } catch (const json::exception& e) {
-            throw std::runtime_error("--resume: " + file().string() + " is corrupt or incomplete: " + e.what());
+            // a parse error quotes what it read last, which can be thousands of characters
+            std::string what = e.what();
+            if (what.size() > 200) what = what.substr(0, 197) + "...";
+            throw std::runtime_error("--resume: " + file().string() + " is corrupt or incomplete: " + what);
         } catch (const io::npy_error& e) {
             throw std::runtime_error("--resume: the checkpoint is corrupt or incomplete: " + std::string(e.what()));
         }
@@ -585,6 +609,7 @@ class checkpoint {
         doc["format"] = format;
         doc["generation"] = generation_;
         doc["config"] = config_;
+        doc["build"] = build();
         doc["finished"] = std::move(finished);
         doc["current"] = std::move(current);
         write_json(file(), doc);

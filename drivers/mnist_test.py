@@ -41,10 +41,10 @@ METHODS = ["sgd", "sgd_teleport", "adagrad", "adagrad_teleport"]
 failures = []
 
 
-def run(folder, *more, check=True):
+def run(folder, *more, check=True, env=None):
     """The driver on the test's arguments; its stdout and stderr are returned."""
     args = [driver, "--no-plot", "--out", folder] + extra + list(more)
-    result = subprocess.run(args, capture_output=True, text=True)
+    result = subprocess.run(args, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         print(result.stderr, end="")
         sys.exit(f"FAIL: exit status {result.returncode} from {' '.join(args)}")
@@ -119,7 +119,9 @@ def resumed_runs():
             failures.append(f"--stop-after {stop}: no checkpoint/checkpoint.json")
         if os.path.exists(os.path.join(folder, "summary.json")):
             failures.append(f"--stop-after {stop}: summary.json was written by the stopped run")
-        run(folder, "--resume")
+        resumed_run = run(folder, "--resume")
+        if "warning" in resumed_run.stderr:
+            failures.append(f"--stop-after {stop} and --resume in the same build: a warning: {resumed_run.stderr!r}")
         if os.path.exists(os.path.join(folder, "checkpoint")):
             failures.append(f"--stop-after {stop}: the checkpoint is still there after the run")
         for m in summary["methods"]:
@@ -132,6 +134,20 @@ def resumed_runs():
             resumed = json.load(f)
         if without_times(resumed) != without_times(summary):
             failures.append(f"--stop-after {stop} and --resume: summary.json differs from the uninterrupted run's")
+
+
+def another_build():
+    """A resume under another BLAS thread count goes on, with a warning that it may round differently."""
+    shutil.rmtree(out, ignore_errors=True)
+    folder = os.path.join(out, "threads")
+    run(folder, "--stop-after", "1")
+    env = dict(os.environ)
+    env["OPENBLAS_NUM_THREADS"] = "2" if env.get("OPENBLAS_NUM_THREADS") != "2" else "1"
+    result = run(folder, "--resume", env=env)
+    if "warning: the checkpoint was written by another build or BLAS setting" not in result.stderr:
+        failures.append(f"--resume under another OPENBLAS_NUM_THREADS: no warning in {result.stderr!r}")
+    if not os.path.isfile(os.path.join(folder, "summary.json")):
+        failures.append("--resume under another OPENBLAS_NUM_THREADS: the run did not finish")
 
 
 def refusals():
@@ -226,7 +242,12 @@ def sweep_run():
         failures.append(f"left behind: {leftovers}")
 
 
-{"run": short_run, "resume": resumed_runs, "refuse": refusals, "sweep": sweep_run}[mode]()
+def resume_checks():
+    resumed_runs()
+    another_build()
+
+
+{"run": short_run, "resume": resume_checks, "refuse": refusals, "sweep": sweep_run}[mode]()
 for f in failures:
     print("FAIL:", f)
 sys.exit(1 if failures else 0)

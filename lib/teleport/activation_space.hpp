@@ -112,6 +112,7 @@ class activation_space_objective {
 
     /// J at the state, with ∂J/∂T_k at the identity as factors L_k R_kᵀ (in the order of the pairs).
     T value_and_gradient(std::vector<groups::low_rank<T>>& grad) {
+        if (z_[layers_].size() == 0) throw std::logic_error("activation_space_objective: reset() must come first");
         const std::size_t top = layers_, b = batch_;
         const std::size_t bottom = *action_->pairs().begin();
         // backward: Δ_L = ∂ℓ/∂Z_L, Δ_m = σ′(Z_m) ⊙ (W_{m+1}ᵀΔ_{m+1})[:d_m]
@@ -215,6 +216,7 @@ class activation_space_objective {
     /// Move the state by one factored element per pair (in the order of the pairs), bottom-up.
     /// Throws std::domain_error when a hidden layer stops being finite or loses column rank.
     void apply(const std::vector<groups::factored_element<T>>& e) {
+        if (z_[layers_].size() == 0) throw std::logic_error("activation_space_objective: reset() must come first");
         if (e.size() != action_->pairs().size())
             throw std::invalid_argument("teleport: one group element per pair expected");
         std::size_t index = 0;
