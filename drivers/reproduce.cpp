@@ -54,6 +54,7 @@ struct options {
     std::string data;  // empty: the mnist driver's default
     std::string only;  // unless given: every experiment
     bool only_given = false;
+    bool resume = false;  // continue an interrupted MNIST run from its checkpoint
 };
 
 /// The experiments named by --only (comma-separated, each once), in the order they run.
@@ -91,6 +92,8 @@ std::vector<std::string> command(const fs::path& exe, const experiment& e, const
     if (name == "mnist") {
         args.insert(args.end(), {"--epochs", std::to_string(o.mnist_epochs)});
         if (!o.data.empty()) args.insert(args.end(), {"--data", o.data});
+        std::error_code ec;
+        if (o.resume && fs::exists(dir / "checkpoint" / "checkpoint.json", ec)) args.push_back("--resume");
     }
     return args;
 }
@@ -285,6 +288,7 @@ int reproduce(const options& o, int argc, char** argv) {
     config["plot"] = o.plot;
     config["mnist_epochs"] = o.mnist_epochs;
     config["data"] = o.data.empty() ? json("the mnist driver's default") : json(o.data);
+    config["resume"] = o.resume;
     json names = json::array();
     for (const auto& e : chosen) names.push_back(e.name);
     config["experiments"] = names;
@@ -335,6 +339,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--data", o.data, "folder with the MNIST-format files (default: the mnist driver's, Fashion-MNIST)");
     app.add_option("--only", o.only, "run only these experiments (comma-separated names)");
+    app.add_flag("--resume", o.resume,
+                 "continue an interrupted MNIST run from its checkpoint in <out>/mnist (with the same options; "
+                 "without a checkpoint MNIST starts afresh; the other experiments are short and run again)");
     return run_driver("reproduce", app, argc, argv, [&] {
         o.only_given = app.count("--only") > 0;
         return reproduce(o, argc, argv);

@@ -8,12 +8,19 @@
   reproduce_test.py failure REPRODUCE OUTDIR
       a driver that fails (mnist on a missing data folder) does not stop the others; reproduce then
       exits 1 and ends stderr with one error line naming it.
+  reproduce_test.py resume REPRODUCE OUTDIR
+      on a tiny MNIST-format data set the test writes: an MNIST run stopped after a few epochs
+      (the mnist driver beside reproduce, --stop-after) and continued by reproduce --resume writes
+      the CSV numbers of an uninterrupted reproduce run; without a checkpoint --resume starts afresh.
   reproduce_test.py table SUMMARY_TABLE OUTDIR DRIVER...
       summary_table prints one block per optimizer of each driver's run with its final losses, one
       line per threshold.
 """
 import csv
+import gzip
 import json
+import random
+import struct
 import math
 import os
 import shutil
@@ -143,6 +150,62 @@ def check_failure(reproduce, out):
     print(p.stderr)
 
 
+def write_tiny_mnist(folder, count=120, seed=5):
+    """MNIST-format training files with `count` random 28x28 images (images gzip-compressed)."""
+    os.makedirs(folder, exist_ok=True)
+    rng = random.Random(seed)
+    pixels = bytes(rng.randrange(256) for _ in range(count * 28 * 28))
+    labels = bytes(i % 10 for i in range(count))
+    with gzip.open(os.path.join(folder, "train-images-idx3-ubyte.gz"), "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, count, 28, 28) + pixels)
+    with open(os.path.join(folder, "train-labels-idx1-ubyte"), "wb") as f:
+        f.write(struct.pack(">II", 0x801, count) + labels)
+
+
+def mnist_rows(folder):
+    """Every method's CSV rows without the wall times."""
+    rows = {}
+    for name in ("sgd", "sgd_teleport", "adagrad", "adagrad_teleport"):
+        with open(os.path.join(folder, name + ".csv"), newline="") as f:
+            rows[name] = [{k: v for k, v in r.items() if k != "time_s"} for r in csv.DictReader(f)]
+    return rows
+
+
+def check_resume(reproduce, out):
+    shutil.rmtree(out, ignore_errors=True)
+    data = os.path.join(out, "data")
+    write_tiny_mnist(data)
+    common = ["--only", "mnist", "--data", data, "--mnist-epochs", "3", "--no-plot"]
+    whole = os.path.join(out, "whole")
+    run([reproduce] + common + ["--out", whole], 0)
+    # the command reproduce gave the mnist driver, stopped after 5 of its 12 epochs
+    with open(os.path.join(whole, "summary.json")) as f:
+        command = json.load(f)["experiments"][0]["command"]
+    if "--resume" in command:
+        fail(f"reproduce passed --resume without being asked: {command}")
+    resumed = os.path.join(out, "resumed")
+    stopped = command[:]
+    stopped[stopped.index("--out") + 1] = os.path.join(resumed, "mnist")
+    run(stopped + ["--stop-after", "5"], 0)
+    if not os.path.isfile(os.path.join(resumed, "mnist", "checkpoint", "checkpoint.json")):
+        fail("the stopped mnist run left no checkpoint")
+    run([reproduce] + common + ["--out", resumed, "--resume"], 0)
+    with open(os.path.join(resumed, "summary.json")) as f:
+        command = json.load(f)["experiments"][0]["command"]
+    if "--resume" not in command:
+        fail(f"reproduce --resume did not pass --resume to mnist: {command}")
+    if os.path.exists(os.path.join(resumed, "mnist", "checkpoint")):
+        fail("the checkpoint is still there after the resumed run")
+    if mnist_rows(os.path.join(resumed, "mnist")) != mnist_rows(os.path.join(whole, "mnist")):
+        fail("the resumed MNIST run's CSV numbers differ from the uninterrupted run's")
+    # --resume without a checkpoint: MNIST from the start
+    fresh = os.path.join(out, "fresh")
+    run([reproduce] + common + ["--out", fresh, "--resume"], 0)
+    if mnist_rows(os.path.join(fresh, "mnist")) != mnist_rows(os.path.join(whole, "mnist")):
+        fail("reproduce --resume without a checkpoint gave other MNIST numbers")
+    print("resumed MNIST run matches the uninterrupted one")
+
+
 def check_table(table, out, drivers):
     shutil.rmtree(out, ignore_errors=True)
     summaries = []
@@ -177,7 +240,9 @@ if __name__ == "__main__":
         check_run(*sys.argv[2:])
     elif mode == "failure" and len(sys.argv) == 4:
         check_failure(*sys.argv[2:])
+    elif mode == "resume" and len(sys.argv) == 4:
+        check_resume(*sys.argv[2:])
     elif mode == "table" and len(sys.argv) >= 5:
         check_table(sys.argv[2], sys.argv[3], sys.argv[4:])
     else:
-        fail("usage: reproduce_test.py run|failure|table ...")
+        fail("usage: reproduce_test.py run|failure|resume|table ...")
