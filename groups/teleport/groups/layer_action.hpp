@@ -585,10 +585,8 @@ class layer_action {
         return {w.data() + shape_.offset(m), shape_.rows(m), shape_.cols(m)};
     }
     template <class T> matrix<T> input(const matrix<T>& h) const {
-        if (!shape_.bias) return h;
-        matrix<T> out({h.shape(0) + 1, h.shape(1)});
-        std::copy(h.begin(), h.end(), out.begin());
-        std::fill(out.begin() + static_cast<std::ptrdiff_t>(h.size()), out.end(), T(1));
+        matrix<T> out;
+        tensor::append_ones_row(tensor::cref(h), shape_.bias, out);
         return out;
     }
     template <class T> static matrix<T> hidden_columns(const_matrix_ref<T> a, std::size_t d) {

@@ -64,6 +64,15 @@ inline std::string shape_string(std::size_t rows, std::size_t cols) {
     return std::to_string(rows) + "x" + std::to_string(cols);
 }
 
+/// out = a with a row of ones appended below it when `ones` (a bias row), else a copy of a; out is
+/// resized.
+template <class T>
+void append_ones_row(const_matrix_ref<T> a, bool ones, matrix<T>& out) {
+    reshape(out, a.rows + (ones ? 1 : 0), a.cols);
+    std::copy(a.data, a.data + a.size(), out.data());
+    if (ones) std::fill(out.data() + a.size(), out.data() + a.size() + a.cols, T(1));
+}
+
 /// Products with at most this many multiply-adds use the loop kernel.
 inline constexpr std::size_t small_gemm_limit = 4096;
 

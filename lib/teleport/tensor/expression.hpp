@@ -332,9 +332,7 @@ class program {
             for (std::size_t i = 0; i < a.rows; ++i)
                 for (std::size_t j = 0; j < a.cols; ++j) out(j, i) = a(i, j);
         } else if constexpr (std::is_same_v<Op, op::append_ones>) {
-            reshape(out, a.rows + 1, a.cols);
-            std::copy(a.data, a.data + a.size(), out.data());
-            std::fill(out.data() + a.size(), out.data() + a.size() + a.cols, T(1));
+            append_ones_row(a, true, out);
         } else if constexpr (std::is_same_v<Op, op::half_squared_norm>) {
             reshape(out, 1, 1);
             T s = 0;

@@ -170,9 +170,9 @@ class mlp {
     /// The network's output W_L h̃_{L−1} on the current data.
     matrix<T> predict(const parameters& w) const { return predict(w, x_); }
     matrix<T> predict(const parameters& w, const matrix<T>& x) const {
-        matrix<T> h = x, next;
+        matrix<T> h = x, in, next;
         for (std::size_t m = 1; m <= L; ++m) {
-            const matrix<T> in = Bias ? append_ones(h) : h;
+            tensor::append_ones_row(tensor::cref(h), Bias, in);
             tensor::multiply<T>(false, false, weight(w, m), tensor::cref(in), next);
             if (m < L)
                 for (auto& e : next) e = Act::value(e);
@@ -184,12 +184,6 @@ class mlp {
     static std::string formula() { return program::to_string(); }
 
   private:
-    static matrix<T> append_ones(const matrix<T>& h) {
-        matrix<T> out({h.shape(0) + 1, h.shape(1)});
-        std::copy(h.begin(), h.end(), out.begin());
-        std::fill(out.begin() + static_cast<std::ptrdiff_t>(h.size()), out.end(), T(1));
-        return out;
-    }
     void check(const parameters& w, const char* what) const {
         if (w.size() != size())
             throw std::invalid_argument(std::string("mlp: the ") + what + " have " + std::to_string(w.size()) +
