@@ -82,7 +82,7 @@ class activation_space_objective {
         if (net.shape().widths != action.shape().widths || net.shape().bias != action.shape().bias)
             throw std::invalid_argument("teleport: the action was made for a network of other widths");
         const std::size_t n = layers_ + 1;
-        for (auto* v : {&ht_, &z_, &pinv_, &sinv_, &s_, &dense_, &delta_, &ddelta_, &back_, &zdot_, &hdot_, &gamma_, &r_})
+        for (auto* v : {&ht_, &z_, &pinv_, &sinv_, &s_, &dense_, &delta_, &ddelta_, &back_, &zdot_, &hdot_, &gamma_, &r_, &own_})
             v->resize(n);
     }
 
@@ -93,11 +93,11 @@ class activation_space_objective {
         if (w.size() != shape.parameter_count())
             throw std::invalid_argument("teleport: " + std::to_string(w.size()) + " weights given but the network has " +
                                         std::to_string(shape.parameter_count()));
-        with_ones(net_->x(), ht_[0]);
+        tensor::append_ones_row(tensor::cref(net_->x()), net_->shape().bias, ht_[0]);
         for (std::size_t m = 1; m <= layers_; ++m) {
             tensor::multiply<T>(false, false, weight(w, m), tensor::cref(ht_[m - 1]), z_[m]);
             if (m < layers_) {
-                with_ones(z_[m], ht_[m]);
+                tensor::append_ones_row(tensor::cref(z_[m]), net_->shape().bias, ht_[m]);
                 T* h = ht_[m].data();
                 for (std::size_t i = 0; i < z_[m].size(); ++i) h[i] = Act::value(h[i]);
             }
@@ -177,22 +177,22 @@ class activation_space_objective {
             }
             if (m == 1) break;
         }
+        // Q_k = U_k h̃_{k−1}⁺ᵀ of every pair, once: pair k reads its own and, below a pair, Q_{k+1}
+        for (std::size_t k : action_->pairs()) own_term(k, own_[k]);
         // the factors, pair by pair
         grad.resize(action_->pairs().size());
         std::size_t index = 0;
         for (std::size_t k : action_->pairs()) {
             const std::size_t d = width(k);
             auto& f = grad[index++];
-            own_term(k, q_);  // Q_k = U_k h̃_{k−1}⁺ᵀ = 2(Δ̇_k + Δ_k r_kᵀ)
+            q_ = own_[k];
             for (std::size_t i = 0; i < d * b; ++i) q_.data()[i] /= Act::derivative(z_[k].data()[i]);
             if (lower(k + 1)) {
                 // E = 2(ḣ̃_k − h̃_k r_{k+1}) (Δ_{k+1}ᵀ Z_{k+1} S_k⁻¹) − W_{k+1}ᵀ Q_{k+1}
                 tensor::multiply<T>(false, false, tensor::cref(z_[k + 1]), tensor::cref(sinv_[k]), p_);
                 tensor::multiply<T>(true, false, tensor::cref(delta_[k + 1]), tensor::cref(p_), small_);
-                own_term(k + 1, next_q_);
-                transpose_times(k + 1, next_q_, work_);                       // W_{k+1}ᵀ Q_{k+1}
-                tensor::reshape(orth_, width(k) + beta_, b);                  // ḣ̃_k − h̃_k r_{k+1}
-                orth_ = hdot_[k];
+                transpose_times(k + 1, own_[k + 1], work_);  // W_{k+1}ᵀ Q_{k+1}
+                orth_ = hdot_[k];                              // ḣ̃_k − h̃_k r_{k+1}
                 tensor::gemm<T>(false, false, T(-1), tensor::cref(ht_[k]), tensor::cref(r_[k + 1]), T(1),
                                 tensor::ref(orth_));
                 tensor::gemm<T>(false, false, T(2), tensor::cref(orth_), tensor::cref(small_), T(-1), tensor::ref(work_));
@@ -264,11 +264,6 @@ class activation_space_objective {
     tensor::const_matrix_ref<T> hidden(std::size_t m) const { return {ht_[m].data(), width(m), batch_}; }
     tensor::const_matrix_ref<T> hidden_tangent(std::size_t m) const { return {hdot_[m].data(), width(m), batch_}; }
 
-    void with_ones(const matrix& h, matrix& out) const {
-        tensor::reshape(out, h.shape(0) + beta_, h.shape(1));
-        std::copy(h.begin(), h.end(), out.begin());
-        std::fill(out.begin() + static_cast<std::ptrdiff_t>(h.size()), out.end(), T(1));
-    }
     static void copy_rows(const matrix& a, std::size_t rows, matrix& out) {
         tensor::reshape(out, rows, a.shape(1));
         std::copy(a.data(), a.data() + rows * a.shape(1), out.data());
@@ -324,9 +319,10 @@ class activation_space_objective {
     const Action* action_;
     std::size_t layers_, beta_, batch_;
     T loss_ = 0;
-    // per layer m: h̃_m, Z_m, h̃_m⁺, S_m⁻¹, S_m, dense W_m, Δ_m, Δ̇_m, (W_{m+1}ᵀΔ_{m+1})[:d_m], Ż_m, ḣ̃_m, Δ_mᵀΔ_m, r_m
-    std::vector<matrix> ht_, z_, pinv_, sinv_, s_, dense_, delta_, ddelta_, back_, zdot_, hdot_, gamma_, r_;
-    matrix work_, tiny_, q_, next_q_, p_, small_, orth_, up_, head_gradient_;
+    // per layer m: h̃_m, Z_m, h̃_m⁺, S_m⁻¹, S_m, dense W_m, Δ_m, Δ̇_m, (W_{m+1}ᵀΔ_{m+1})[:d_m], Ż_m, ḣ̃_m, Δ_mᵀΔ_m, r_m,
+    // and Q_m = U_m h̃_{m−1}⁺ᵀ for the pairs
+    std::vector<matrix> ht_, z_, pinv_, sinv_, s_, dense_, delta_, ddelta_, back_, zdot_, hdot_, gamma_, r_, own_;
+    matrix work_, tiny_, q_, p_, small_, orth_, up_, head_gradient_;
     typename head::template workspace<T> head_ws_;
     std::array<tensor::const_matrix_ref<T>, 1> head_weights_{};
     std::array<tensor::const_matrix_ref<T>, 2> head_data_{};
