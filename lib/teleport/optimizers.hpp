@@ -85,9 +85,9 @@ inline void check_step_sizes(std::string_view optimizer, std::size_t parameters,
                                     std::to_string(parameters));
 }
 
-// The element-wise updates. Over contiguous storage they run on restrict-qualified pointers, so
-// that the compiler may vectorize them (the square root too: the build passes -fno-math-errno);
-// other vector_like containers go through operator[]. One loop body serves both.
+// The element-wise updates: one loop body each. Over contiguous storage the *_update functions run
+// it on restrict-qualified pointers, so that the compiler may vectorize it (the square root too:
+// the build passes -fno-math-errno); other vector_like containers call the loop directly.
 template <class X, class G, class S, class T>
 void adagrad_loop(X&& x, const G& g, S&& sum_sq, std::size_t n, T lr, T eps)
 {
@@ -100,11 +100,6 @@ void adagrad_loop(X&& x, const G& g, S&& sum_sq, std::size_t n, T lr, T eps)
 }
 template <class T>
 void adagrad_update(T* __restrict x, const T* __restrict g, T* __restrict sum_sq, std::size_t n, T lr, T eps)
-{
-    adagrad_loop(x, g, sum_sq, n, lr, eps);
-}
-template <class X, class G, class S, class T>
-void adagrad_update(X& x, const G& g, S& sum_sq, std::size_t n, T lr, T eps)
 {
     adagrad_loop(x, g, sum_sq, n, lr, eps);
 }
@@ -121,11 +116,6 @@ void rmsprop_loop(X&& x, const G& g, S&& mean_sq, std::size_t n, T lr, T rho, T 
 }
 template <class T>
 void rmsprop_update(T* __restrict x, const T* __restrict g, T* __restrict mean_sq, std::size_t n, T lr, T rho, T eps)
-{
-    rmsprop_loop(x, g, mean_sq, n, lr, rho, eps);
-}
-template <class X, class G, class S, class T>
-void rmsprop_update(X& x, const G& g, S& mean_sq, std::size_t n, T lr, T rho, T eps)
 {
     rmsprop_loop(x, g, mean_sq, n, lr, rho, eps);
 }
@@ -146,12 +136,6 @@ void adam_loop(X&& x, const G& g, M&& first, M&& second, std::size_t n, T b1, T 
 template <class T>
 void adam_update(T* __restrict x, const T* __restrict g, T* __restrict first, T* __restrict second, std::size_t n,
                  T b1, T b2, T step_size, T inv_sqrt_bc2, T eps)
-{
-    adam_loop(x, g, first, second, n, b1, b2, step_size, inv_sqrt_bc2, eps);
-}
-template <class X, class G, class M, class T>
-void adam_update(X& x, const G& g, M& first, M& second, std::size_t n, T b1, T b2, T step_size, T inv_sqrt_bc2,
-                 T eps)
 {
     adam_loop(x, g, first, second, n, b1, b2, step_size, inv_sqrt_bc2, eps);
 }
@@ -330,7 +314,7 @@ public:
         if constexpr (detail::contiguous_vector<Vec>)
             detail::adagrad_update(std::data(x), std::data(g), std::data(state.sum_sq), x.size(), lr, eps);
         else
-            detail::adagrad_update(x, g, state.sum_sq, x.size(), lr, eps);
+            detail::adagrad_loop(x, g, state.sum_sq, x.size(), lr, eps);
         ++state.steps;
     }
 
@@ -497,7 +481,7 @@ public:
         if constexpr (detail::contiguous_vector<Vec>)
             detail::rmsprop_update(std::data(x), std::data(g), std::data(state.mean_sq), x.size(), lr, rho, eps);
         else
-            detail::rmsprop_update(x, g, state.mean_sq, x.size(), lr, rho, eps);
+            detail::rmsprop_loop(x, g, state.mean_sq, x.size(), lr, rho, eps);
         ++state.steps;
     }
 
@@ -596,8 +580,8 @@ public:
             detail::adam_update(std::data(x), std::data(g), std::data(state.first_moment), std::data(state.second_moment),
                                 x.size(), b1, b2, step_size, inv_sqrt_bc2, eps);
         else
-            detail::adam_update(x, g, state.first_moment, state.second_moment, x.size(), b1, b2, step_size, inv_sqrt_bc2,
-                                eps);
+            detail::adam_loop(x, g, state.first_moment, state.second_moment, x.size(), b1, b2, step_size, inv_sqrt_bc2,
+                              eps);
     }
 
 private:

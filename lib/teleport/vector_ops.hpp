@@ -51,11 +51,11 @@ void set_zero(V& v)
 }
 
 namespace detail {
-// sum_i a_i b_i in 32 partial sums (below 32 elements, one): independent chains that the compiler keeps in vector
-// registers (one running sum is a single dependency chain: 12x slower over MNIST's 670k float
-// weights, 428 us against 36; 8 or 16 sums vectorize but stay latency-bound), and a rounding
-// error that grows with n/32 rather than n. Over raw pointers when the storage is contiguous,
-// through operator[] otherwise.
+// sum_i a_i b_i in 32 partial sums (below 32 elements, one): independent chains that the compiler
+// keeps in vector registers (one running sum is a single dependency chain: 12x slower over MNIST's
+// 670k float weights, 428 us against 36; 8 or 16 sums vectorize but stay latency-bound), and a
+// rounding error that grows with n/32 rather than n. Over raw pointers when the storage is
+// contiguous, through operator[] otherwise.
 template <class A, class B>
 auto blocked_dot(const A& a, const B& b, std::size_t n)
 {
