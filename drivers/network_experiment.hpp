@@ -378,11 +378,5 @@ inline void print_network_teleports(const network_method& m) {
                         r.accepted ? "accepted" : ("rejected: " + r.rejection).c_str());
 }
 
-/// The command line as a JSON array, for summary.json.
-inline json command_line_json(int argc, char** argv) {
-    json args = json::array();
-    for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
-    return args;
-}
 
 }  // namespace teleport::drivers

@@ -101,10 +101,13 @@ class csv_writer {
         text_ += '\n';
     }
 
-    /// A row of cells already formatted (for a run-time number of columns).
+    /// A row of cells already formatted (for a run-time number of columns), quoted as text cells.
     void row_cells(const std::vector<std::string>& cells) {
         if (cells.size() != columns_) throw std::logic_error("csv_writer: a row has the wrong number of values");
-        for (std::size_t i = 0; i < cells.size(); ++i) text_ += (i ? "," : "") + cells[i];
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            if (i) text_ += ',';
+            text_ += quoted(cells[i]);
+        }
         text_ += '\n';
     }
 
@@ -116,7 +119,15 @@ class csv_writer {
         if constexpr (std::is_same_v<V, bool>) return v ? "1" : "0";
         else if constexpr (std::is_integral_v<V>) return std::to_string(v);
         else if constexpr (std::is_floating_point_v<V>) return format_double(static_cast<double>(v));
-        else return std::string(v);
+        else return quoted(std::string(v));
+    }
+
+    /// RFC 4180: a cell holding a comma, a quote or a line break goes in quotes, its quotes doubled.
+    static std::string quoted(const std::string& cell) {
+        if (cell.find_first_of(",\"\n") == std::string::npos) return cell;
+        std::string q = "\"";
+        for (char c : cell) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+        return q + "\"";
     }
 
   private:
@@ -128,6 +139,21 @@ class csv_writer {
 inline json json_number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 inline void write_json(const fs::path& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+
+/// The command line as a JSON array of strings, for summary.json.
+inline json command_line_json(int argc, char** argv) {
+    json args = json::array();
+    for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
+    return args;
+}
+
+/// A JSON library error as one short line: a parse error quotes what it read last, which can be
+/// thousands of characters.
+inline std::string json_error_text(const json::exception& e) {
+    std::string what = e.what();
+    if (what.size() > 200) what = what.substr(0, 197) + "...";
+    return what;
+}
 
 /// The versions a run was built with, for summary.json.
 inline json library_versions() {

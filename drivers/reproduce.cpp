@@ -294,11 +294,7 @@ int reproduce(const options& o, int argc, char** argv) {
     config["experiments"] = names;
     config["openblas_num_threads"] = std::getenv("OPENBLAS_NUM_THREADS") ? json(std::getenv("OPENBLAS_NUM_THREADS"))
                                                                          : json(nullptr);
-    config["command_line"] = [&] {
-        json a = json::array();
-        for (int i = 0; i < argc; ++i) a.push_back(argv[i]);
-        return a;
-    }();
+    config["command_line"] = command_line_json(argc, argv);
     s["config"] = config;
     s["versions"] = library_versions();
     s["total_seconds"] = total;

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -45,7 +44,7 @@ inline json read_json_file(const fs::path& path) {
     try {
         return json::parse(in);
     } catch (const json::exception& e) {
-        throw std::runtime_error(path.string() + " is not valid JSON (" + std::string(e.what()) + ")");
+        throw std::runtime_error(path.string() + " is not valid JSON (" + json_error_text(e) + ")");
     }
 }
 
@@ -97,7 +96,6 @@ inline curve read_curve(const fs::path& path, const std::string& loss_column, co
                                      std::to_string(header.size()));
         const auto number = [&](std::size_t i) {
             char* end = nullptr;
-            errno = 0;
             const double v = std::strtod(cells[i].c_str(), &end);
             if (cells[i].empty() || end != cells[i].c_str() + cells[i].size())
                 throw std::runtime_error(path.string() + ": line " + std::to_string(line_number) + ", column '" +
@@ -368,12 +366,6 @@ inline json experiment_json(const experiment_table& e) {
 /// The table as CSV, one line per experiment, optimizer and threshold; empty cells where a method
 /// is missing or never got below the threshold.
 inline std::string table_csv(const std::vector<experiment_table>& experiments) {
-    const auto text = [](const std::string& cell) {  // RFC 4180: a label may hold a comma
-        if (cell.find_first_of(",\"\n") == std::string::npos) return cell;
-        std::string q = "\"";
-        for (char c : cell) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-        return q + "\"";
-    };
     csv_writer csv({"experiment", "method", "unit", "threshold", "final_loss_without", "final_loss_with",
                     "steps_without", "steps_with", "seconds_without", "seconds_with", "teleports_accepted",
                     "teleports_attempted"});
@@ -389,7 +381,7 @@ inline std::string table_csv(const std::vector<experiment_table>& experiments) {
     for (const auto& e : experiments)
         for (const auto& row : e.rows)
             for (std::size_t t = 0; t < e.thresholds.size(); ++t)
-                csv.row_cells({text(e.driver), text(row.method), e.unit, detail::shortest(e.thresholds[t]),
+                csv.row_cells({e.driver, row.method, e.unit, detail::shortest(e.thresholds[t]),
                                loss(row.without), loss(row.with), steps(row.without, t), steps(row.with, t),
                                seconds(row.without, t), seconds(row.with, t),
                                row.with ? std::to_string(row.with->accepted) : std::string(),

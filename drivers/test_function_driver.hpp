@@ -397,11 +397,7 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
         config["threshold"] = threshold_value;
         config["out"] = dir.string();
         config["plot"] = plot;
-        config["command_line"] = [&] {
-            json args = json::array();
-            for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
-            return args;
-        }();
+        config["command_line"] = command_line_json(argc, argv);
         summary["config"] = config;
         summary["versions"] = library_versions();
         summary["threshold"] = threshold_value;
