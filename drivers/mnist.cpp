@@ -223,9 +223,8 @@ std::string default_sweep_values(const std::string& kind) {
 sweep_plan parse_sweep(const options& o, const std::set<std::size_t>& schedule) {
     sweep_plan s;
     s.kind = o.sweep;
+    // a given but empty list is refused in main(); the defaults are not empty
     const std::string text = o.sweep_values.empty() ? default_sweep_values(s.kind) : o.sweep_values;
-    if (text.find_first_not_of(" \t,") == std::string::npos)
-        throw std::invalid_argument("--sweep-values: the list is empty");
     s.values = parse_count_list(text, "--sweep-values");
     if (s.kind == "when" && o.schedule_given)
         throw std::invalid_argument("--schedule does not apply to --sweep when: its epochs are the --sweep-values");
@@ -509,11 +508,11 @@ class checkpoint {
                                      first_difference(theirs, config_) +
                                      " (only --out, --plot, --resume and --stop-after may change)");
         // another build or BLAS thread count may round differently: allowed, but said
-        if (doc.contains("build") && doc["build"] != build())
+        if (doc.contains("build") && doc["build"] != build_)
             std::fprintf(stderr,
                          "mnist: warning: the checkpoint was written by another build or BLAS setting: build%s; "
                          "the resumed run need not match an uninterrupted one bit for bit\n",
-                         first_difference(doc["build"], build()).c_str());
+                         first_difference(doc["build"], build_).c_str());
         return doc;
     }
 
@@ -548,10 +547,7 @@ class checkpoint {
         } catch (const bad_checkpoint& e) {
             throw std::runtime_error("--resume: " + file().string() + " is corrupt or incomplete: " + e.what());
         } catch (const json::exception& e) {
-            // a parse error quotes what it read last, which can be thousands of characters
-            std::string what = e.what();
-            if (what.size() > 200) what = what.substr(0, 197) + "...";
-            throw std::runtime_error("--resume: " + file().string() + " is corrupt or incomplete: " + what);
+            throw std::runtime_error("--resume: " + file().string() + " is corrupt or incomplete: " + json_error_text(e));
         } catch (const io::npy_error& e) {
             throw std::runtime_error("--resume: the checkpoint is corrupt or incomplete: " + std::string(e.what()));
         }
@@ -609,7 +605,7 @@ class checkpoint {
         doc["format"] = format;
         doc["generation"] = generation_;
         doc["config"] = config_;
-        doc["build"] = build();
+        doc["build"] = build_;
         doc["finished"] = std::move(finished);
         doc["current"] = std::move(current);
         write_json(file(), doc);
@@ -639,6 +635,7 @@ class checkpoint {
 
     fs::path dir_;
     json config_;
+    const json build_ = build();  // fixed for the process
     std::size_t generation_ = 0;
     std::vector<std::string> current_;  // arrays named by the checkpoint.json on disk
     std::vector<std::string> written_;  // arrays written for the next checkpoint.json
@@ -766,9 +763,8 @@ bool train(mnist_method& m, const Opt& opt, mnist_net<T>& net, const Action& act
             for (std::size_t b = 0; b < m.teleport_batches; ++b) {  // ≤ batches: checked at the start
                 mnist_teleport t;
                 t.batch = b;
-                const auto e0 = clock_type::now();
-                t.valid_before = evaluate_split(net, w, d.split.valid_x, d.split.valid_y, o.eval_block, false, true);
-                m.eval_seconds += seconds_since(e0);
+                // the weights are those of the last evaluation: the epoch's row, then the previous teleport
+                t.valid_before = b == 0 ? m.rows.back().valid : m.teleports.back().valid_after;
                 const auto start = clock_type::now();
                 set_batch(net, d, batch_of(b));
                 teleport_network_untracked(net, action, w, settings, teleport_rng, t.report);
@@ -818,8 +814,8 @@ bool train(mnist_method& m, const Opt& opt, mnist_net<T>& net, const Action& act
 template <class T, class Action, class Opt>
 bool run_method(std::vector<mnist_method>& methods, std::size_t i, const Opt& opt, mnist_net<T>& net,
                 const Action& action, const xt::xtensor<T, 1>& w0, const mnist_data<T>& d, const options& o,
-                const teleport_settings& settings, checkpoint& ck, const saved_progress<T>* resume,
-                std::size_t& budget) {
+                const teleport_settings& settings, checkpoint& ck, const json& finished,
+                const saved_progress<T>* resume, std::size_t& budget) {
     using state_type = optimizer_state_t<Opt, xt::xtensor<T, 1>>;
     method_progress<T, state_type> p{0, w0, opt.make_state(w0), std::mt19937_64(o.seed ^ 0x5348554646ull),
                                      std::mt19937_64(o.seed ^ 0x54454c45ull), 0.0};
@@ -835,10 +831,7 @@ bool run_method(std::vector<mnist_method>& methods, std::size_t i, const Opt& op
         p.elapsed = resume->elapsed;
     }
     auto save = [&](const method_progress<T, state_type>& progress) {
-        json finished = json::array();
-        for (std::size_t k = 0; k < i; ++k) finished.push_back(results_json(methods[k]));
-        json current = progress_json(ck, progress, methods[i], i);
-        ck.commit(std::move(finished), std::move(current));
+        ck.commit(finished, progress_json(ck, progress, methods[i], i));
     };
     return train(methods[i], opt, net, action, p, d, o, settings, budget, save);
 }
@@ -945,11 +938,11 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     std::optional<sweep_plan> sweep;
     if (!o.sweep.empty()) sweep = parse_sweep(o, schedule);
     auto methods = make_methods(o, schedule, sweep);
+    const bool teleports = std::ranges::any_of(methods, [](const auto& m) { return m.teleport && !m.schedule.empty(); });
     if constexpr (!Action::data_free)
-        for (const auto& m : methods)
-            for (std::size_t k : pairs)
-                if (m.teleport && !m.schedule.empty() && o.batch > widths[k - 1])
-                    throw std::invalid_argument(
+        for (std::size_t k : pairs)
+            if (teleports && o.batch > widths[k - 1])
+                throw std::invalid_argument(
                         "the nonlinear action (eq. 8) needs full column rank: the input of layer " + std::to_string(k) +
                         " has " + std::to_string(widths[k - 1]) + " rows but a batch has " + std::to_string(o.batch) +
                         " samples (use a smaller --batch or --symmetry rescaling)");
@@ -1041,14 +1034,11 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
         throw std::invalid_argument("--batch " + std::to_string(o.batch) + " is larger than the " +
                                     std::to_string(d.n_train()) + " training samples");
     const std::size_t batches = (d.n_train() + o.batch - 1) / o.batch;
-    if (sweep && sweep->kind == "batches")
-        for (std::size_t b : sweep->values)
-            if (b > batches)
-                throw std::invalid_argument("--sweep-values: B = " + std::to_string(b) + " but an epoch has only " +
-                                            std::to_string(batches) + " mini-batches");
-    if (o.teleport_batches > batches && !(sweep && sweep->kind == "batches"))
-        throw std::invalid_argument("--teleport-batches " + std::to_string(o.teleport_batches) + " but an epoch has only " +
-                                    std::to_string(batches) + " mini-batches");
+    for (const auto& m : methods)  // B of every method (0 without teleports), in the order of the sweep values
+        if (m.teleport_batches > batches)
+            throw std::invalid_argument((sweep && sweep->kind == "batches" ? "--sweep-values: B = " : "--teleport-batches ") +
+                                        std::to_string(m.teleport_batches) + " but an epoch has only " +
+                                        std::to_string(batches) + " mini-batches");
     d.train_rows = xt::transpose(d.split.train_x);
     const double load_seconds = seconds_since(load_start);
     std::fprintf(stderr, "mnist: %zu training and %zu validation images from %s (%.1f s), %s, widths %s\n",
@@ -1070,16 +1060,17 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
                     o.stop_after, o.stop_after == 1 ? "" : "s", ck.file().c_str());
         return 0;
     };
+    json finished = json::array();  // the results of the finished methods, as the checkpoint holds them
+    for (std::size_t k = 0; k < first; ++k) finished.push_back(results_json(methods[k]));
     for (std::size_t i = first; i < methods.size(); ++i) {
         const saved_progress<T>* from = i == first && resume ? &*resume : nullptr;
         const bool stopped =
             methods[i].optimizer == "adagrad"
-                ? run_method(methods, i, adagrad_opt, net, action, w0, d, o, settings, ck, from, budget)
-                : run_method(methods, i, sgd_opt, net, action, w0, d, o, settings, ck, from, budget);
+                ? run_method(methods, i, adagrad_opt, net, action, w0, d, o, settings, ck, finished, from, budget)
+                : run_method(methods, i, sgd_opt, net, action, w0, d, o, settings, ck, finished, from, budget);
         if (stopped) return stop();
-        json finished = json::array();
-        for (std::size_t k = 0; k <= i; ++k) finished.push_back(results_json(methods[k]));
-        ck.commit(std::move(finished), nullptr);
+        finished.push_back(results_json(methods[i]));
+        ck.commit(finished, nullptr);
         if (budget == 0 && i + 1 < methods.size()) return stop();
     }
 
