@@ -41,9 +41,9 @@ METHODS = ["sgd", "sgd_teleport", "adagrad", "adagrad_teleport"]
 failures = []
 
 
-def run(folder, *more, check=True, env=None):
+def run(folder, *more, check=True, env=None, plot=False):
     """The driver on the test's arguments; its stdout and stderr are returned."""
-    args = [driver, "--no-plot", "--out", folder] + extra + list(more)
+    args = [driver] + ([] if plot else ["--no-plot"]) + ["--out", folder] + extra + list(more)
     result = subprocess.run(args, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         print(result.stderr, end="")
@@ -67,8 +67,7 @@ def without_times(j):
 
 
 def short_run():
-    args = [driver, "--limit", "2000", "--epochs", "2", "--no-plot", "--out", out] + extra
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    run(out, "--limit", "2000", "--epochs", "2")
     for name in METHODS:
         rows = read_csv(os.path.join(out, name + ".csv"))
         if list(rows[0].keys()) != COLUMNS:
@@ -206,8 +205,7 @@ def refusals():
 def sweep_run():
     kind, values = sweep
     shutil.rmtree(out, ignore_errors=True)
-    args = [driver, "--out", out, "--sweep", kind, "--sweep-values", values] + extra
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    run(out, "--sweep", kind, "--sweep-values", values, plot=True)
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
     names = [m["name"] for m in summary["methods"]]
