@@ -22,7 +22,7 @@
 #include <benchmark/benchmark.h>
 
 #include "teleport/network_teleport.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/mlp.hpp"
 #include "teleport/problems/mnist.hpp"
 

@@ -19,7 +19,7 @@
 #include <benchmark/benchmark.h>
 
 #include "teleport/network_teleport.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/mlp.hpp"
 #include "teleport/tensor/dense.hpp"
 

@@ -7,7 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/booth.hpp"
 #include "teleport/problems/rosenbrock.hpp"
 #include "teleport/teleport.hpp"

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "driver_common.hpp"
-#include "teleport/callbacks.hpp"
-#include "teleport/optimize.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/callbacks.hpp"
+#include "teleport/train/optimize.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/booth.hpp"
 #include "teleport/problems/rosenbrock.hpp"
 

@@ -42,7 +42,7 @@
 #include "network_experiment.hpp"
 #include "output.hpp"
 #include "teleport/io/npy.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/mnist.hpp"
 
 namespace {

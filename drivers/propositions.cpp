@@ -1,14 +1,14 @@
 // propositions — check the paper's propositions (4.1, 4.2, 5.1, 5.2, 5.4–5.7) numerically on
 // Rosenbrock, Booth, a two-layer linear network and random quadratics, and print one row per check.
 // Exit status 0 when every check passes, 1 when one fails, 2 on bad input. The checks themselves live
-// in teleport/propositions.hpp; docs/propositions.md explains each row.
+// in teleport/suites/propositions.hpp; docs/propositions.md explains each row.
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <string>
 
 #include "driver_common.hpp"
-#include "teleport/propositions.hpp"
+#include "teleport/suites/propositions.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"Check the propositions of symmetry teleportation (paper sections 4-5) on random points and "

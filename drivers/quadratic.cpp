@@ -26,7 +26,7 @@
 #include "teleport/groups/action.hpp"
 #include "teleport/problems/quadratic.hpp"
 #include "teleport/teleport.hpp"
-#include "teleport/vector_ops.hpp"
+#include "teleport/core/vector_ops.hpp"
 
 namespace {
 

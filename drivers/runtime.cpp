@@ -18,7 +18,7 @@
 #include "experiment.hpp"
 #include "network_experiment.hpp"
 #include "output.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 
 namespace {
 

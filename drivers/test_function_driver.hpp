@@ -18,7 +18,7 @@
 #include "driver_common.hpp"
 #include "experiment.hpp"
 #include "output.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/teleport.hpp"
 
 namespace teleport::drivers {

@@ -21,7 +21,7 @@
 #include <catch2/catch.hpp>
 
 #include "teleport/network_teleport.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/mlp.hpp"
 
 using namespace teleport;

@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
-#include "teleport/callbacks.hpp"
-#include "teleport/function.hpp"
-#include "teleport/optimize.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/callbacks.hpp"
+#include "teleport/core/function.hpp"
+#include "teleport/train/optimize.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/booth.hpp"
 #include "teleport/problems/quadratic.hpp"
-#include "teleport/vector_ops.hpp"
+#include "teleport/core/vector_ops.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// The paper's propositions as property tests (SPEC §3.3): every check of teleport/propositions.hpp
+// The paper's propositions as property tests (SPEC §3.3): every check of teleport/suites/propositions.hpp
 // passes on the paper's problems and on random quadratics, and fails on a deliberately broken input
 // (a wrong map, a wrong Jacobian, a false hypothesis, an unconverged teleport), so none of them can
 // pass vacuously.
@@ -10,7 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "derivative_check.hpp"
-#include "teleport/propositions.hpp"
+#include "teleport/suites/propositions.hpp"
 
 namespace props = teleport::propositions;
 namespace problems = teleport::problems;

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <iostream>
 
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/teleport.hpp"
 
 int main() {

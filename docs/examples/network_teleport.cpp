@@ -3,7 +3,7 @@
 #include <random>
 
 #include "teleport/network_teleport.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimizers.hpp"
 #include "teleport/problems/mlp.hpp"
 
 int main() {

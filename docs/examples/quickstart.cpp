@@ -4,10 +4,10 @@
 #include <cmath>
 #include <iostream>
 
-#include "teleport/callbacks.hpp"
+#include "teleport/train/callbacks.hpp"
 #include "teleport/expression.hpp"
-#include "teleport/optimize.hpp"
-#include "teleport/optimizers.hpp"
+#include "teleport/train/optimize.hpp"
+#include "teleport/train/optimizers.hpp"
 
 int main() {
     using namespace teleport::expr;           // variables, operators, exp, pow<N>, …

@@ -6,7 +6,7 @@
 //
 // The loss is a tensor expression; its gradient and Hessian-vector products are generated at
 // compile time (teleport/tensor/expression.hpp). The weights live in one flat vector (W1 first,
-// each row-major), so every optimizer of teleport/optimizers.hpp steps them as they are.
+// each row-major), so every optimizer of teleport/train/optimizers.hpp steps them as they are.
 #pragma once
 
 #include <array>
@@ -73,7 +73,7 @@ class mlp {
     using program = tensor::program<expression>;
     /// The loss as a function of the output alone: W<1> stands for the output Z_L, D<1> for Y (D<0>
     /// is bound but unused). Its generated gradient and Hessian-vector product are ∂ℓ/∂Z_L and
-    /// (∂²ℓ/∂Z_L²)·Ż, what a pass over the layers by hand needs from the loss (teleport/activation_space.hpp).
+    /// (∂²ℓ/∂Z_L²)·Ż, what a pass over the layers by hand needs from the loss (teleport/engine/activation_space.hpp).
     using head_program = tensor::program<decltype(detail::head<Loss>(tensor::W<1>))>;
     static constexpr std::size_t layers = L;
     static constexpr bool has_bias = Bias;

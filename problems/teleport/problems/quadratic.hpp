@@ -115,7 +115,7 @@ class quadratic : public symbolic_function<decltype(quadratic_expression<N>()), 
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
 
-#include "teleport/vector_expression.hpp"
+#include "teleport/expr/vector_expression.hpp"
 
 namespace teleport::problems {
 

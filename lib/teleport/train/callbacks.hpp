@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "teleport/optimize.hpp"
+#include "teleport/train/optimize.hpp"
 
 namespace teleport {
 

@@ -35,7 +35,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "teleport/vector_ops.hpp"
+#include "teleport/core/vector_ops.hpp"
 
 namespace teleport {
 

@@ -1,4 +1,4 @@
-// teleport/activation_space.hpp — the eq. 8 teleport objective of a layered network, evaluated on
+// teleport/engine/activation_space.hpp — the eq. 8 teleport objective of a layered network, evaluated on
 // the batch's activations.
 //
 // network_teleport_objective (network_teleport.hpp) evaluates J = ‖∇L‖² and its gradient in the

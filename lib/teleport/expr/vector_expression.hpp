@@ -1,4 +1,4 @@
-// teleport/vector_expression.hpp — expressions over a parameter *vector* whose size is known only
+// teleport/expr/vector_expression.hpp — expressions over a parameter *vector* whose size is known only
 // at run time, with matrix data bound at evaluation (for example wᵀAw with n read from a file).
 //
 // The vocabulary is small: the parameter vector w, a direction v, runtime matrices A_K (optionally

@@ -4,8 +4,9 @@
 //     optimize(opt, state, f, x, steps, callbacks...)   // continue with an existing state
 //
 // minimize f from x (updated in place) with up to `steps` updates of `opt`.
-// Each iteration k = 0, 1, ... evaluates L(x_k) and ∇L(x_k) (fused when f
-// allows), then
+// Each iteration k = 0, 1, ... first lets every before_step hook change x and
+// the optimizer state (a teleport does; k < steps only), then evaluates L(x_k)
+// and ∇L(x_k) (fused when f allows), then
 //   - stops with stop_reason::non_finite if L(x_k) or ‖∇L(x_k)‖² is not finite;
 //   - stops with stop_reason::max_steps once `steps` updates have been applied;
 //   - calls every callback's step hook with step_info{k, L(x_k), ‖∇L(x_k)‖²},
@@ -16,10 +17,18 @@
 // costs n + 1 evaluations; chaining runs on one state repeats no step hook.
 //
 // Callbacks are duck-typed; every hook is optional, detected at compile time:
-//     c.begin(x)                  before the first evaluation
-//     c.step(info, x)             returns void, or bool where true means stop
-//     c.end(result, x)            after the loop, also on an early stop
+//     c.begin(x)                         before the first evaluation
+//     c.before_step(k, x, state, events) may change x and the optimizer state before
+//                                        point k is evaluated (train/algorithm1.hpp's
+//                                        teleport_hook); events.teleport(report, before,
+//                                        after) tells every callback of a teleport
+//     c.teleport(report, before, after)  a teleport was tried (report.accepted says
+//                                        whether x moved from before to after)
+//     c.step(info, x)                    returns void, or bool where true means stop
+//     c.end(result, x)                   after the loop, also on an early stop
 // The step hooks of all callbacks run at each point even when one asks to stop.
+// The mini-batch loop (train/minibatch.hpp) drives the same hooks and adds
+// epoch and batch hooks.
 #pragma once
 
 #include <cmath>
@@ -27,12 +36,14 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
-#include "teleport/function.hpp"
-#include "teleport/optimizers.hpp"
-#include "teleport/vector_ops.hpp"
+#include "teleport/core/function.hpp"
+#include "teleport/core/vector_ops.hpp"
+#include "teleport/engine/settings.hpp"
+#include "teleport/train/optimizers.hpp"
 
 namespace teleport {
 
@@ -85,10 +96,56 @@ template <class C, class Vec>
 concept has_end_hook =
     requires(C& c, const optimize_result<value_type_t<Vec>>& r, const Vec& x) { c.end(r, x); };
 
-/// callback_for<C, Vec>: C has at least one hook; a type with none is almost
-/// certainly an argument passed in the wrong place.
 template <class C, class Vec>
-concept callback_for = has_begin_hook<C, Vec> || has_step_hook<C, Vec> || has_end_hook<C, Vec>;
+concept has_teleport_hook =
+    requires(C& c, const teleport_report& r, const Vec& x) { c.teleport(r, x, x); };
+
+/// Lets a before_step hook tell every callback of the loop what it did.
+template <class Vec, class... Callbacks>
+class loop_events {
+public:
+    explicit loop_events(Callbacks&... cbs) : cbs_(cbs...) {}
+
+    /// A teleport was tried at x = before; x is now `after` (the same point when rejected).
+    void teleport(const teleport_report& report, const Vec& before, const Vec& after) const
+    {
+        std::apply(
+            [&](auto&... cb) {
+                [[maybe_unused]] auto one = [&](auto& c) {
+                    if constexpr (has_teleport_hook<std::remove_reference_t<decltype(c)>, Vec>)
+                        c.teleport(report, before, after);
+                };
+                (one(cb), ...);
+            },
+            cbs_);
+    }
+
+private:
+    std::tuple<Callbacks&...> cbs_;
+};
+
+template <class C, class Vec, class State>
+concept has_before_step_hook = requires(C& c, std::size_t k, Vec& x, State& state,
+                                        const loop_events<Vec>& events) {
+    c.before_step(k, x, state, events);
+};
+
+/// callback_for<C, Vec, State>: C has at least one hook; a type with none is
+/// almost certainly an argument passed in the wrong place.
+template <class C, class Vec, class State>
+concept callback_for = has_begin_hook<C, Vec> || has_step_hook<C, Vec> || has_end_hook<C, Vec> ||
+                       has_teleport_hook<C, Vec> || has_before_step_hook<C, Vec, State>;
+
+/// Calls every before_step hook, in order; each sees what the previous ones did.
+template <class Vec, class State, class Events, class... Callbacks>
+void notify_before_step(std::size_t k, Vec& x, State& state, const Events& events, Callbacks&... cbs)
+{
+    [[maybe_unused]] auto one = [&](auto& cb) {
+        if constexpr (requires { cb.before_step(k, x, state, events); })
+            cb.before_step(k, x, state, events);
+    };
+    (one(cbs), ...);
+}
 
 template <class Vec, class... Callbacks>
 void notify_begin(const Vec& x, Callbacks&... cbs)
@@ -152,19 +209,22 @@ optimize_result<value_type_t<Vec>> optimize(const Optimizer& opt, State& state, 
                   "optimize requires 'opt' to provide name(), make_state(x) and step(state, x, g)");
     static_assert(std::same_as<State, optimizer_state_t<Optimizer, Vec>>,
                   "optimize requires 'state' to be the type opt.make_state(x) returns");
-    static_assert((callback_for<std::remove_reference_t<Callbacks>, Vec> && ...),
-                  "optimize requires every callback to have begin(x), step(info, x) or "
-                  "end(result, x)");
+    static_assert((callback_for<std::remove_reference_t<Callbacks>, Vec, State> && ...),
+                  "optimize requires every callback to have begin(x), before_step(k, x, state, "
+                  "events), teleport(report, before, after), step(info, x) or end(result, x)");
 
     using T = value_type_t<Vec>;
     if (steps == 0)
         throw std::invalid_argument("optimize: number of steps must be positive");
 
     Vec g = zeros_like(x);
+    const loop_events<Vec, std::remove_reference_t<Callbacks>...> events(cbs...);
     notify_begin(x, cbs...);
 
     optimize_result<T> result{T{0}, T{0}, 0, stop_reason::max_steps};
     for (std::size_t k = 0;; ++k) {
+        if (k < steps)
+            notify_before_step(k, x, state, events, cbs...);
         const T loss = static_cast<T>(evaluate_with_gradient(f, std::as_const(x), g));
         // A finite squared norm also certifies a finite gradient (see squared_norm).
         const T grad_norm_sq = squared_norm(g);

@@ -25,7 +25,7 @@
 #include <concepts>
 #include <type_traits>
 
-#include "teleport/vector_ops.hpp"
+#include "teleport/core/vector_ops.hpp"
 
 namespace teleport {
 

@@ -1,4 +1,4 @@
-// teleport/propositions.hpp — the paper's propositions (§4–§5) as numerical property checks.
+// teleport/suites/propositions.hpp — the paper's propositions (§4–§5) as numerical property checks.
 //
 // Each check draws many random points and group elements from a seeded generator, measures one
 // quantity, compares it with a tolerance and returns a check_result. Every check reads "passed when

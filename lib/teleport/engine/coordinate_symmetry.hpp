@@ -1,0 +1,255 @@
+// teleport/engine/coordinate_symmetry.hpp — the symmetry of a fixed-size problem under a group
+// action on its parameters (coordinate actions φ⁻¹(g φ(w)), the quadratic action).
+//
+// For a loss f (value, gradient and Hessian-vector product; generated at compile time for symbolic
+// functions) and an action of the group of a Lie algebra, the teleport objective is
+//     J(θ) = ‖∇L(w′)‖²_η,   w′ = exp(Σ θ_k T_k)·w,
+// and its gradient (SPEC §3.1)
+//     ∂J/∂θ_k = 2 (H(w′) η ∇L(w′))ᵀ ∂w′/∂θ_k,
+// a Hessian-vector product at w′ followed by the action's derivative along ∂g/∂θ_k. The orbit is
+// charted by θ: a search moves θ (θ += a·d), starting from θ₀ of the settings.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "teleport/core/function.hpp"
+#include "teleport/engine/engine.hpp"
+#include "teleport/engine/symmetry.hpp"
+#include "teleport/groups/action.hpp"
+#include "teleport/groups/lie_algebra.hpp"
+
+namespace teleport {
+
+using groups::small_matrix;
+
+/// group_action<A>: a group of a Lie algebra acting on fixed-size points by apply(g, w), with
+/// apply_derivative(g, dg, w) = d/dt (g + t·dg)·w for the teleport objective's gradient.
+template <class Action>
+concept group_action = requires(const Action& a, const small_matrix<Action::algebra::n>& g,
+                                const std::array<double, Action::n>& w) {
+    typename Action::algebra;
+    { Action::n } -> std::convertible_to<std::size_t>;
+    { a.apply(g, w) } -> std::same_as<std::array<double, Action::n>>;
+    { a.apply_derivative(g, g, w) } -> std::same_as<std::array<double, Action::n>>;
+};
+
+/// transportable_action<A>: the action also gives its Jacobian ∂(g·w)/∂w, which carries optimizer
+/// state along a teleport (state_policy::transport).
+template <class Action>
+concept transportable_action = group_action<Action> &&
+    requires(const Action& a, const small_matrix<Action::algebra::n>& g, const std::array<double, Action::n>& w) {
+        { a.jacobian(g, w) } -> std::convertible_to<small_matrix<Action::n>>;
+    };
+
+/// teleportable_function<F, Vec>: what a teleport needs of a loss — L and ∇L (evaluate and
+/// gradient, or the fused evaluate_with_gradient) and the Hessian-vector product
+/// hessian_vector_product(x, v, out) = H(x) v, which the objective's gradient uses.
+template <class F, class Vec>
+concept teleportable_function =
+    evaluable_with_gradient<F, Vec> && requires(const F& f, const Vec& x, const Vec& v, Vec& out) {
+        f.hessian_vector_product(x, v, out);
+    };
+
+/// J(θ) = ‖∇L(exp(Σθ_k T_k)·w)‖²_η and its gradient, for a fixed base point w.
+template <class F, group_action Action>
+class teleport_objective {
+  public:
+    using algebra = typename Action::algebra;
+    static constexpr std::size_t n = Action::n;
+    static constexpr std::size_t dimension = algebra::dimension;
+    using point = std::array<double, n>;
+    using coordinates = std::array<double, dimension>;
+    static_assert(teleportable_function<F, point>,
+                  "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
+                  "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+
+    /// eta: the learning-rate matrix of ‖·‖_η (identity when absent).
+    teleport_objective(const F& f, const Action& action, const point& w, exp_map map = exp_map::exact,
+                       std::optional<small_matrix<n>> eta = std::nullopt)
+        : f_(&f), action_(&action), w_(w), map_(map), eta_(eta) {}
+
+    /// w′ = g·w for g reached from θ.
+    point moved(const coordinates& theta) const {
+        return action_->apply(groups::exponential<algebra>(theta, map_).g, w_);
+    }
+
+    /// ‖v‖²_η.
+    double norm_sq(const point& v) const {
+        if (!eta_) return dot(v, v);
+        return dot(v, eta_->apply(v));
+    }
+
+    /// J(θ).
+    double value(const coordinates& theta) const {
+        double loss = 0;
+        return value(theta, loss);
+    }
+
+    /// J(θ), with L(w′) written to loss.
+    double value(const coordinates& theta, double& loss) const {
+        point g{};
+        loss = double(evaluate_with_gradient(*f_, moved(theta), g));
+        return norm_sq(g);
+    }
+
+    /// J(θ), with ∇_θ J written to grad.
+    double value_and_gradient(const coordinates& theta, coordinates& grad) const {
+        const auto element = groups::exponential<algebra>(theta, map_);
+        const point w_moved = action_->apply(element.g, w_);
+        point g{};
+        f_->gradient(w_moved, g);
+        const point eta_g = eta_ ? eta_->apply(g) : g;
+        point h_eta_g{};
+        f_->hessian_vector_product(w_moved, eta_g, h_eta_g);  // H(w′) η ∇L(w′)
+        for (std::size_t k = 0; k < dimension; ++k) {
+            const auto dg = groups::exponential_derivative<algebra>(theta, k, element, map_);
+            grad[k] = 2.0 * dot(h_eta_g, action_->apply_derivative(element.g, dg, w_));
+        }
+        return dot(g, eta_g);
+    }
+
+    const point& base() const { return w_; }
+    exp_map map() const { return map_; }
+    const Action& action() const { return *action_; }
+
+  private:
+    static double dot(const point& a, const point& b) {
+        double s = 0.0;
+        for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
+        return s;
+    }
+
+    const F* f_;
+    const Action* action_;
+    point w_;
+    exp_map map_;
+    std::optional<small_matrix<n>> eta_;
+};
+
+/// Carries a gradient-like vector along an accepted move g: m ↦ J⁻ᵀ m with J = ∂(g·w)/∂w at the
+/// point before the move.
+template <group_action Action>
+struct coordinate_transport {
+    const Action* action;
+    groups::group_element<Action::algebra::n> element;
+    std::array<double, Action::n> before;
+
+    void operator()(std::array<double, Action::n>& m) const {
+        if constexpr (transportable_action<Action>) {
+            m = groups::inverse(action->jacobian(element.g, before)).transpose().apply(m);
+        } else {
+            throw std::logic_error("teleport: transporting optimizer state needs the action's jacobian(g, w)");
+        }
+    }
+};
+
+/// A point g(θ)·w of the orbit of w, charted by θ.
+template <class F, group_action Action>
+class coordinate_orbit {
+  public:
+    using objective_type = teleport_objective<F, Action>;
+    using direction = typename objective_type::coordinates;
+    using point = typename objective_type::point;
+
+    coordinate_orbit(objective_type objective, const direction& theta)
+        : objective_(std::move(objective)), theta_(theta) {}
+
+    double value_and_gradient(direction& d) const { return objective_.value_and_gradient(theta_, d); }
+    double value(double& loss) const { return objective_.value(theta_, loss); }
+    void step(const direction& d, double a) {
+        for (std::size_t i = 0; i < d.size(); ++i) theta_[i] += a * d[i];
+    }
+    double squared_norm(const direction& d) const {
+        double s = 0;
+        for (double e : d) s += e * e;
+        return s;
+    }
+    void jump(std::mt19937_64& rng, double lo, double hi) {
+        std::uniform_real_distribution<double> u(lo, hi);
+        for (double& t : theta_) t = u(rng);
+    }
+    const direction& coordinates() const { return theta_; }
+    void write(point& w) const { w = objective_.moved(theta_); }
+    coordinate_transport<Action> transport() const {
+        return {&objective_.action(), groups::exponential<typename Action::algebra>(theta_, objective_.map()),
+                objective_.base()};
+    }
+
+  private:
+    objective_type objective_;
+    direction theta_;
+};
+
+/// The symmetry of a fixed-size loss f under a group action (the objective ‖∇L‖²_η).
+template <class F, group_action Action>
+class action_symmetry {
+  public:
+    using point = std::array<double, Action::n>;
+    using algebra = typename Action::algebra;
+    static_assert(teleportable_function<F, point>,
+                  "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
+                  "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+
+    /// eta: the learning-rate matrix of ‖·‖_η (identity when absent).
+    action_symmetry(const F& f, const Action& action, std::optional<small_matrix<Action::n>> eta = std::nullopt)
+        : f_(&f), action_(&action), eta_(eta) {}
+
+    point_measure measure(const point& w) const {
+        point g{};
+        point_measure m;
+        m.loss = double(evaluate_with_gradient(*f_, w, g));
+        for (double e : g) m.grad_norm_sq += e * e;
+        m.objective = eta_ ? objective(w).norm_sq(g) : m.grad_norm_sq;
+        return m;
+    }
+
+    /// The search starts at θ₀: given in the settings, or drawn uniformly from their range.
+    coordinate_orbit<F, Action> start(const point& w, const teleport_settings& settings, std::mt19937_64& rng) const {
+        constexpr std::size_t d = algebra::dimension;
+        std::array<double, d> theta{};
+        const auto& s = settings.start;
+        if (!s.given.empty()) {
+            if (s.given.size() != d)
+                throw std::invalid_argument("teleport: theta0 has " + std::to_string(s.given.size()) +
+                                            " entries but the group has dimension " + std::to_string(d));
+            std::copy(s.given.begin(), s.given.end(), theta.begin());
+        } else {
+            std::uniform_real_distribution<double> u(s.lo, s.hi);
+            for (double& t : theta) t = s.lo == s.hi ? s.lo : u(rng);
+        }
+        return {teleport_objective<F, Action>(*f_, *action_, w, settings.map, eta_), theta};
+    }
+
+    teleport_objective<F, Action> objective(const point& w, exp_map map = exp_map::exact) const {
+        return {*f_, *action_, w, map, eta_};
+    }
+    const Action& action() const { return *action_; }
+
+  private:
+    const F* f_;
+    const Action* action_;
+    std::optional<small_matrix<Action::n>> eta_;
+};
+
+/// One teleport of w (in place when accepted), returning the group element used (the identity
+/// when rejected). The same as teleport(action_symmetry(f, action, eta), w, …).
+template <class F, group_action Action>
+groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action& action,
+                                                        std::array<double, Action::n>& w,
+                                                        const teleport_settings& settings, std::mt19937_64& rng,
+                                                        teleport_report& report,
+                                                        std::optional<small_matrix<Action::n>> eta = std::nullopt) {
+    const auto carry = teleport(action_symmetry<F, Action>(f, action, eta), w, settings, rng, report);
+    if (carry) return carry->element;
+    const auto id = small_matrix<Action::algebra::n>::identity();
+    return {id, id};
+}
+
+}  // namespace teleport
