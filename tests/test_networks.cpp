@@ -1391,3 +1391,51 @@ TEST_CASE("teleport_network in activation space takes the steps of the weight-sp
     check(make_net<mlp<double, 3, leaky, se, true>>({6, 24, 20, 4}, 3, rng), {2});
     check(make_net<mlp<double, 4, leaky, se, false>>({6, 40, 8, 22, 4}, 3, rng), {1, 3});
 }
+
+TEST_CASE("network orbit positions model the engine's concepts and agree on J", "[networks][teleport][engine]") {
+    using Net = mlp<double, 3, leaky, ce, false>;
+    static_assert(symmetry<network_symmetry<Net, nonlinear_leaky>>);
+    static_assert(jumping_orbit_position<weight_space_orbit<Net, nonlinear_leaky>>);
+    static_assert(orbit_position<activation_space_orbit<Net, nonlinear_leaky>>);
+    static_assert(jumping_orbit_position<network_symmetry<Net, nonlinear_leaky>::orbit>);
+    static_assert(symmetry<network_symmetry<Net, rescaling_leaky>>);
+    std::mt19937_64 rng(1403);
+    const auto net = make_net<Net>({6, 24, 20, 4}, 3, rng);
+    const nonlinear_leaky action(net.shape(), {1, 2});
+    REQUIRE(detail::factored_steps(action, net.x().shape(1)));
+    const dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
+    dvec projected = w;
+    action.apply(action.factored_identity<double>(), projected, net.x());
+    const network_teleport_objective<Net, nonlinear_leaky> objective(net, action);
+    weight_space_orbit<Net, nonlinear_leaky> in_weights(objective, projected, false);
+    activation_space_orbit<Net, nonlinear_leaky> in_activations(net, action, w, false);
+    // J and the loss at the start, and after the same step taken by both
+    for (int k = 0; k < 3; ++k) {
+        double loss_w = 0, loss_a = 0;
+        const double jw = double(in_weights.value(loss_w));
+        const double ja = double(in_activations.value(loss_a));
+        REQUIRE(relative_change(ja, jw) <= 1e-11);
+        REQUIRE(relative_change(loss_a, loss_w) <= 1e-12);
+        std::vector<groups::low_rank<double>> dw, da;
+        in_weights.value_and_gradient(dw);
+        in_activations.value_and_gradient(da);
+        const double scale = 0.05 / std::sqrt(detail::squared_norm(dw));
+        in_weights.step(dw, scale);
+        in_activations.step(da, scale);
+    }
+    dvec a = w, b = w;
+    in_weights.write(a);
+    in_activations.write(b);
+    REQUIRE(relative_error(a, b) <= 1e-10);
+    // the symmetry starts in activation space for gradient ascent only
+    const network_symmetry<Net, nonlinear_leaky> symmetry(net, action);
+    teleport_settings settings;
+    settings.strategy = normalized_ascent{3};
+    dvec moved = w;
+    teleport_report report;
+    std::mt19937_64 r(0);
+    teleport_once(symmetry, moved, settings, r, report);
+    INFO(report.rejection);
+    REQUIRE(report.accepted);
+    REQUIRE(report.objective_after > report.objective_before);
+}

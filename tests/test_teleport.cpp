@@ -2,6 +2,9 @@
 #include <array>
 #include <cmath>
 #include <random>
+#include <span>
+#include <type_traits>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -282,4 +285,186 @@ TEST_CASE("optimizer state at a teleport: keep, reset, transport", "[teleport][a
     const auto predicted = jt_inv.apply(grad);
     REQUIRE(grad_moved[0] == Approx(predicted[0]).epsilon(1e-10));
     REQUIRE(grad_moved[1] == Approx(predicted[1]).epsilon(1e-10));
+}
+
+// --- the engine over the symmetry concept ------------------------------------------------------
+
+namespace {
+
+// A symmetry written from the concept alone, on std::vector points: L(w) = (w₀w₁ − 1)² is
+// invariant under the scaling (w₀, w₁) ↦ (eᵗw₀, e⁻ᵗw₁). With r = w₀w₁ − 1, J(t) = ‖∇L‖² =
+// 4r²(e²ᵗw₀² + e⁻²ᵗw₁²) and dJ/dt = 8r²(e²ᵗw₀² − e⁻²ᵗw₁²).
+struct product_loss {
+    double evaluate(const std::vector<double>& w) const { return (w[0] * w[1] - 1) * (w[0] * w[1] - 1); }
+    void gradient(const std::vector<double>& w, std::vector<double>& g) const {
+        const double r = w[0] * w[1] - 1;
+        g[0] = 2 * r * w[1];
+        g[1] = 2 * r * w[0];
+    }
+};
+
+struct scaling_orbit {
+    using direction = double;
+    std::vector<double> base;
+    double t = 0;
+
+    std::vector<double> at(double s) const { return {std::exp(s) * base[0], std::exp(-s) * base[1]}; }
+    double value(double& loss) const {
+        const auto w = at(t);
+        loss = product_loss{}.evaluate(w);
+        std::vector<double> g(2);
+        product_loss{}.gradient(w, g);
+        return g[0] * g[0] + g[1] * g[1];
+    }
+    double value_and_gradient(double& d) const {
+        const auto w = at(t);
+        const double r = w[0] * w[1] - 1;
+        d = 8 * r * r * (w[0] * w[0] - w[1] * w[1]);
+        double loss = 0;
+        return value(loss);
+    }
+    void step(const double& d, double a) {
+        if (!std::isfinite(t + a * d)) throw std::domain_error("the scaling is not finite");
+        t += a * d;
+    }
+    double squared_norm(const double& d) const { return d * d; }
+    void jump(std::mt19937_64& rng, double lo, double hi) { t = std::uniform_real_distribution<double>(lo, hi)(rng); }
+    std::array<double, 1> coordinates() const { return {t}; }
+    void write(std::vector<double>& w) const { w = at(t); }
+    // a gradient-like vector moves by the inverse transpose of diag(eᵗ, e⁻ᵗ)
+    auto transport() const {
+        return [s = t](std::vector<double>& m) {
+            m[0] *= std::exp(-s);
+            m[1] *= std::exp(s);
+        };
+    }
+};
+
+struct scaling_symmetry {
+    using point = std::vector<double>;
+    point_measure measure(const point& w) const {
+        point_measure m;
+        scaling_orbit o{w, 0};
+        m.objective = m.grad_norm_sq = o.value(m.loss);
+        return m;
+    }
+    scaling_orbit start(const point& w, const teleport_settings&, std::mt19937_64&) const { return {w, 0}; }
+};
+
+using rosenbrock_t = std::decay_t<decltype(problems::rosenbrock())>;
+using rosenbrock_action_t = std::decay_t<decltype(problems::rosenbrock_action())>;
+static_assert(symmetry<action_symmetry<rosenbrock_t, rosenbrock_action_t>>);
+static_assert(jumping_orbit_position<coordinate_orbit<rosenbrock_t, rosenbrock_action_t>>);
+static_assert(symmetry<scaling_symmetry>);
+static_assert(jumping_orbit_position<scaling_orbit>);
+static_assert(!symmetry<rosenbrock_action_t>);
+
+struct jump_at_3 {
+    std::size_t steps_seen = 0;
+    template <class State, class Events>
+    void before_step(std::size_t k, std::array<double, 2>& x, State& state, const Events&) {
+        if (k != 3) return;
+        x = {0.5, 0.5};
+        steps_seen = state.steps;
+    }
+};
+
+struct count_teleports {
+    std::size_t* n;
+    void teleport(const teleport_report&, const std::array<double, 2>&, const std::array<double, 2>&) { ++*n; }
+};
+
+}  // namespace
+
+TEST_CASE("the engine teleports any type that models the symmetry concept", "[teleport][engine]") {
+    const scaling_symmetry symmetry;
+    std::mt19937_64 rng(5);
+    for (const auto& strategy : {teleport_strategy{gradient_ascent{10, 1e-4}}, teleport_strategy{normalized_ascent{20}},
+                                 teleport_strategy{random_search{32, -2.0, 2.0}}}) {
+        INFO(strategy_name(strategy));
+        teleport_settings s;
+        s.strategy = strategy;
+        std::vector<double> w{2.0, 1.5};  // r = 2, w₀ > w₁: J grows with t
+        const auto before = w;
+        teleport_report report;
+        const auto carry = teleport_once(symmetry, w, s, rng, report);
+        INFO(report.rejection << " t=" << (report.theta.empty() ? 0.0 : report.theta[0]) << " J " << report.objective_before << " -> " << report.objective_after);
+        REQUIRE(report.accepted);
+        REQUIRE(carry.has_value());
+        REQUIRE(report.relative_loss_change <= 1e-12);
+        REQUIRE(report.grad_norm_sq_after > report.grad_norm_sq_before);
+        REQUIRE(report.objective_after == report.grad_norm_sq_after);
+        REQUIRE(report.theta.size() == 1);
+        REQUIRE(w == scaling_orbit{before, report.theta[0]}.at(report.theta[0]));
+        // the transported gradient is the gradient at the moved point: ∇L(g·w) = J⁻ᵀ∇L(w)
+        std::vector<double> g(2), g_after(2);
+        product_loss{}.gradient(before, g);
+        (*carry)(g);
+        product_loss{}.gradient(w, g_after);
+        REQUIRE(g[0] == Approx(g_after[0]).epsilon(1e-12));
+        REQUIRE(g[1] == Approx(g_after[1]).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("the invariance guard keeps a search on the level set", "[teleport][engine]") {
+    // I + X (the first-order map) is not in SO(3): long steps change the loss. Normalized ascent
+    // shortens them until the loss stays within the tolerance, so the teleport is accepted; the
+    // paper's unchecked ascent takes them and is rejected at the end.
+    const auto a = random_spd<3>(8);
+    const problems::quadratic<3> q(a);
+    const auto qa = groups::quadratic_action<3>(a);
+    teleport_settings s;
+    s.start.given = {0.0, 0.0, 0.0};
+    s.map = exp_map::first_order;
+    std::mt19937_64 rng(1);
+    std::array<double, 3> w{1.0, 2.0, -1.0};
+    s.strategy = normalized_ascent{10};
+    teleport_report guarded;
+    teleport_once(q, qa, w, s, rng, guarded);
+    REQUIRE(guarded.accepted);
+    REQUIRE(guarded.relative_loss_change <= s.tolerance);
+    REQUIRE(guarded.objective_after >= guarded.objective_before);
+    std::array<double, 3> v{1.0, 2.0, -1.0};
+    s.strategy = gradient_ascent{10, 0.1};
+    teleport_report unchecked;
+    teleport_once(q, qa, v, s, rng, unchecked);
+    REQUIRE_FALSE(unchecked.accepted);
+    REQUIRE(unchecked.relative_loss_change > s.tolerance);
+}
+
+TEST_CASE("a before_step hook changes the point and the state; callbacks see every teleport", "[teleport][algorithm]") {
+    const auto f = problems::rosenbrock();
+    const auto action = problems::rosenbrock_action();
+    const action_symmetry symmetry(f, action);
+    teleport_settings s;
+    s.strategy = gradient_ascent{10, 0.1};
+    // a hook of its own: move x to a fixed point before step 3 and note the state's steps there
+    jump_at_3 jump;
+    step_history<double> history;
+    std::array<double, 2> x{-1, -1};
+    optimize(gd{1e-3}, f, x, 6, jump, record_history{history});
+    REQUIRE(jump.steps_seen == 3);
+    REQUIRE(history.loss[3] == f.evaluate(std::array<double, 2>{0.5, 0.5}));
+
+    // teleports through the hook, recorded by the callbacks of the same loop
+    teleport_points<std::array<double, 2>> points;
+    std::size_t events = 0;
+    std::array<double, 2> y{-1, -1};
+    const auto run = optimize_with_teleport(gd{1e-3}, f, symmetry, y, 300, teleport_schedule::every(100, 50), s, 7,
+                                            state_policy::keep, record_teleports(points), count_teleports{&events});
+    REQUIRE(run.teleports.size() == 3);
+    REQUIRE(events == 3);
+    REQUIRE(points.before.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto& r = run.teleports[i];
+        REQUIRE(r.accepted);
+        REQUIRE(f.evaluate(points.before[i]) == r.loss_before);
+        REQUIRE(f.evaluate(points.after[i]) == r.loss_after);
+        // after = g(θ)·before for the θ reported
+        const auto element = groups::exponential<typename decltype(action)::algebra>(
+            std::span<const double, 1>(r.theta.data(), 1), s.map);
+        const auto moved = action.apply(element.g, points.before[i]);
+        REQUIRE(moved == points.after[i]);
+        REQUIRE(run.steps[r.step].loss == r.loss_after);
+    }
 }

@@ -239,14 +239,14 @@ class action_symmetry {
 };
 
 /// One teleport of w (in place when accepted), returning the group element used (the identity
-/// when rejected). The same as teleport(action_symmetry(f, action, eta), w, …).
+/// when rejected). The same as teleport_once(action_symmetry(f, action, eta), w, …).
 template <class F, group_action Action>
 groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action& action,
                                                         std::array<double, Action::n>& w,
                                                         const teleport_settings& settings, std::mt19937_64& rng,
                                                         teleport_report& report,
                                                         std::optional<small_matrix<Action::n>> eta = std::nullopt) {
-    const auto carry = teleport(action_symmetry<F, Action>(f, action, eta), w, settings, rng, report);
+    const auto carry = teleport_once(action_symmetry<F, Action>(f, action, eta), w, settings, rng, report);
     if (carry) return carry->element;
     const auto id = small_matrix<Action::algebra::n>::identity();
     return {id, id};

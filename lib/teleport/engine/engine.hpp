@@ -2,10 +2,10 @@
 // invariance guard, the acceptance check and the report, written once.
 //
 //     teleport_report report;
-//     if (auto carry = teleport::teleport(symmetry, w, settings, rng, report))
+//     if (auto carry = teleport::teleport_once(symmetry, w, settings, rng, report))
 //         state.for_each_gradient_like(*carry);   // accepted: w is now g·w
 //
-// teleport(s, w, settings, rng, report) measures L, ‖∇L‖² and J at w, starts a search at
+// teleport_once(s, w, settings, rng, report) measures L, ‖∇L‖² and J at w, starts a search at
 // s.start(w, …), runs the settings' strategy on that orbit position, and accepts the moved point
 // when it is finite and its loss is within the relative tolerance of L(w): w is then replaced and
 // the position's transport returned. Otherwise w is left alone, the report says why and the
@@ -129,7 +129,7 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
 /// One teleport of w (replaced by the point found when it is accepted); see the header comment.
 /// The result carries a gradient-like vector along the accepted move (empty when rejected).
 template <symmetry S>
-std::optional<transport_t<S>> teleport(const S& symmetry, typename S::point& w, const teleport_settings& settings,
+std::optional<transport_t<S>> teleport_once(const S& symmetry, typename S::point& w, const teleport_settings& settings,
                                        std::mt19937_64& rng, teleport_report& report) {
     report.accepted = false;
     report.rejection.clear();

@@ -383,7 +383,7 @@ void teleport_network(const Net& net, const Action& action, typename Net::parame
                       std::vector<groups::layer_element<typename Net::value_type>>* element,
                       evaluation how = evaluation::automatic) {
     const network_symmetry<Net, Action> symmetry(net, action, element != nullptr, how);
-    const auto carry = teleport(symmetry, w, settings, rng, report);
+    const auto carry = teleport_once(symmetry, w, settings, rng, report);
     if (element) *element = carry ? carry->element : action.template identity<typename Net::value_type>();
 }
 }  // namespace detail

@@ -70,7 +70,7 @@ template <class O>
 concept jumping_orbit_position =
     orbit_position<O> && requires(O& o, std::mt19937_64& rng, double lo, double hi) { o.jump(rng, lo, hi); };
 
-/// A group action bound to a loss: what engine::teleport needs (see the header comment).
+/// A group action bound to a loss: what teleport_once needs (see the header comment).
 template <class S>
 concept symmetry = requires(const S& s, const typename S::point& w, typename S::point& out,
                             const teleport_settings& settings, std::mt19937_64& rng) {

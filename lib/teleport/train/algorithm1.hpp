@@ -104,7 +104,7 @@ class teleport_hook {
         teleport_report report;
         report.step = k;
         const typename S::point before = x;
-        if (const auto carry = teleport(*symmetry_, x, *settings_, rng_, report)) apply_state_policy(policy_, state, *carry);
+        if (const auto carry = teleport_once(*symmetry_, x, *settings_, rng_, report)) apply_state_policy(policy_, state, *carry);
         seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         events.teleport(report, before, std::as_const(x));
         reports_.push_back(std::move(report));
