@@ -9,11 +9,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
-#include <limits>
 #include <optional>
-#include <span>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "driver_common.hpp"
@@ -70,6 +70,21 @@ inline state_policy parse_state_policy(std::string_view name) {
 
 /// The check for an option that takes one of a few names.
 inline CLI::Validator one_of(const std::vector<std::string>& names) { return CLI::IsMember(names); }
+
+/// --schedule: teleport before these steps (or epochs: `unit`), 0-based, each below `limit`, no
+/// repeats; "none" for no teleport.
+inline std::set<std::size_t> parse_schedule(const std::string& text, std::size_t limit, std::string_view unit) {
+    std::set<std::size_t> s;
+    if (text == "none") return s;
+    const std::string u(unit);
+    for (std::size_t t : parse_count_list(text, "--schedule")) {
+        if (t >= limit)
+            throw std::invalid_argument("--schedule: " + u + " " + std::to_string(t) + " is not below --" + u + "s " +
+                                        std::to_string(limit));
+        if (!s.insert(t).second) throw std::invalid_argument("--schedule: " + u + " " + std::to_string(t) + " is listed twice");
+    }
+    return s;
+}
 
 /// Callback: the parameters at every row of teleport_run_result::steps (the point each update
 /// starts from, after any teleport before it, and the final point).
@@ -134,8 +149,9 @@ struct method_record {
     bool teleport = false;
     teleport_run_result run;
     std::vector<std::array<double, N>> points;  // one per row of run.steps
-    // For each teleport report: the point before it and after it (both empty when rejected).
-    std::vector<std::optional<std::array<double, N>>> before, after;
+    // For each teleport report: the point before it and after it (the same point when rejected),
+    // filled by the callback record_teleports<std::array<double, N>>(moves).
+    teleport_points<std::array<double, N>> moves;
 
     const step_record& last() const { return run.steps.back(); }
     std::size_t accepted() const {
@@ -144,31 +160,6 @@ struct method_record {
         return k;
     }
 };
-
-/// Fills record.before / record.after from the reports: the point after an accepted teleport is
-/// the recorded parameter at its step, the point before it is that point moved back by the inverse
-/// of the group element used, g⁻¹·(g·w). Returns the largest relative difference between the loss
-/// there and the loss the report measured before the teleport (a consistency check).
-template <class F, class Action, std::size_t N>
-double locate_teleports(method_record<N>& record, const F& f, const Action& action, exp_map map) {
-    using algebra = typename Action::algebra;
-    double worst = 0.0;
-    record.before.assign(record.run.teleports.size(), std::nullopt);
-    record.after.assign(record.run.teleports.size(), std::nullopt);
-    for (std::size_t i = 0; i < record.run.teleports.size(); ++i) {
-        const auto& r = record.run.teleports[i];
-        if (!r.accepted || r.step >= record.points.size() || r.theta.size() != algebra::dimension) continue;
-        const auto& moved = record.points[r.step];
-        const auto element = groups::exponential<algebra>(
-            std::span<const double, algebra::dimension>(r.theta.data(), algebra::dimension), map);
-        record.after[i] = moved;
-        record.before[i] = action.apply(groups::inverse(element.g), moved);
-        const double loss = f.evaluate(*record.before[i]);
-        const double scale = std::max(std::abs(r.loss_before), std::numeric_limits<double>::min());
-        worst = std::max(worst, std::abs(loss - r.loss_before) / scale);
-    }
-    return worst;
-}
 
 /// The CSV of a method: step, loss, grad_norm_sq, time_s, teleported, then any extra columns
 /// (extra(row) gives their cells for each row of the run).
@@ -246,8 +237,10 @@ json method_json(const method_record<N>& record, double threshold) {
     json teleports = json::array();
     for (std::size_t i = 0; i < record.run.teleports.size(); ++i) {
         json t = teleport_report_json(record.run.teleports[i]);
-        if (i < record.before.size() && record.before[i]) t["point_before"] = point_json(*record.before[i]);
-        if (i < record.after.size() && record.after[i]) t["point_after"] = point_json(*record.after[i]);
+        if (record.run.teleports[i].accepted && i < record.moves.before.size()) {
+            t["point_before"] = point_json(record.moves.before[i]);
+            t["point_after"] = point_json(record.moves.after[i]);
+        }
         teleports.push_back(std::move(t));
     }
     m["teleports"] = std::move(teleports);

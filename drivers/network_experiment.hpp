@@ -146,15 +146,7 @@ decltype(auto) with_layers(std::size_t layers, std::string_view what, Fn&& fn) {
 
 /// The schedule: epochs (0-based, before the update of that epoch), each below `epochs`, no repeats.
 inline std::set<std::size_t> parse_schedule(const std::string& text, std::size_t epochs) {
-    std::set<std::size_t> s;
-    if (text == "none") return s;
-    for (std::size_t t : parse_count_list(text, "--schedule")) {
-        if (t >= epochs)
-            throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is not below --epochs " +
-                                        std::to_string(epochs));
-        if (!s.insert(t).second) throw std::invalid_argument("--schedule: epoch " + std::to_string(t) + " is listed twice");
-    }
-    return s;
+    return parse_schedule(text, epochs, "epoch");
 }
 
 /// The hidden layers whose pairs are teleported: "all" or a list of 1 … L−1.

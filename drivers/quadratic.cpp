@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
-#include <numbers>
 #include <random>
 #include <set>
 #include <span>
@@ -27,6 +26,7 @@
 #include "teleport/problems/quadratic.hpp"
 #include "teleport/teleport.hpp"
 #include "teleport/core/vector_ops.hpp"
+#include "teleport/train/newton.hpp"
 
 namespace {
 
@@ -57,51 +57,6 @@ struct options {
     bool plot = true;
     std::vector<std::string> command_line;
 };
-
-/// Newton's method w ← w − lr·H(w)⁻¹∇L(w), in the optimizer interface so that it runs through the
-/// same loop (and records the same columns) as GD. H is assembled from N Hessian-vector products
-/// and inverted by Gauss–Jordan elimination.
-template <class F, std::size_t N>
-class newton_method {
-  public:
-    newton_method(const F& f, double learning_rate) : f_(&f), lr_(learning_rate) {}
-    static constexpr std::string_view name() { return "newton"; }
-    gd_state<std::array<double, N>> make_state(const std::array<double, N>&) const { return {}; }
-    void step(gd_state<std::array<double, N>>& state, std::array<double, N>& x, const std::array<double, N>& g) const {
-        groups::small_matrix<N> h;
-        for (std::size_t k = 0; k < N; ++k) {
-            std::array<double, N> e{}, column{};
-            e[k] = 1.0;
-            f_->hessian_vector_product(x, e, column);
-            for (std::size_t i = 0; i < N; ++i) h(i, k) = column[i];
-        }
-        const auto direction = groups::inverse(h).apply(g);
-        for (std::size_t i = 0; i < N; ++i) x[i] -= lr_ * direction[i];
-        ++state.steps;
-    }
-
-  private:
-    const F* f_;
-    double lr_;
-};
-
-/// A random symmetric positive definite A = Q diag(λ) Qᵀ with eigenvalues λ_k = κ^{−k/(N−1)} (from 1
-/// down to 1/κ) and Q = exp(Σθ_k T_k) ∈ SO(N) for θ uniform in [−π, π).
-template <std::size_t N>
-std::array<double, N * N> random_spd(std::mt19937_64& rng, double condition) {
-    groups::coordinates<groups::so<N>> theta{};
-    std::uniform_real_distribution<double> angle(-std::numbers::pi, std::numbers::pi);
-    for (double& t : theta) t = angle(rng);
-    const auto q = groups::exponential<groups::so<N>>(theta).g;
-    std::array<double, N> lambda{};
-    for (std::size_t k = 0; k < N; ++k)
-        lambda[k] = std::pow(condition, -static_cast<double>(k) / static_cast<double>(N - 1));
-    std::array<double, N * N> a{};
-    for (std::size_t i = 0; i < N; ++i)
-        for (std::size_t j = 0; j < N; ++j)
-            for (std::size_t k = 0; k < N; ++k) a[i * N + j] += q(i, k) * lambda[k] * q(j, k);
-    return a;
-}
 
 template <std::size_t N>
 double norm(const std::array<double, N>& w) {
@@ -153,7 +108,7 @@ int run(const options& o, const std::vector<double>& given_matrix) {
     std::seed_seq data_seed{static_cast<std::uint32_t>(o.seed), static_cast<std::uint32_t>(o.seed >> 32), 0x51adu};
     std::mt19937_64 data_rng(data_seed);
     std::array<double, N * N> a{};
-    if (given_matrix.empty()) a = random_spd<N>(data_rng, o.condition);
+    if (given_matrix.empty()) a = problems::random_spd_log_spaced<N>(data_rng, o.condition);
     else std::copy(given_matrix.begin(), given_matrix.end(), a.begin());
     const problems::quadratic<N> f(a);  // throws when A is not symmetric positive definite
     const auto action = groups::quadratic_action<N>(a);
@@ -174,15 +129,7 @@ int run(const options& o, const std::vector<double>& given_matrix) {
     const double lambda_max = eigenvalues(N - 1);
 
     // --- teleport settings
-    std::set<std::size_t> schedule_set;
-    if (o.schedule_text != "none")
-        for (std::size_t t : parse_count_list(o.schedule_text, "--schedule")) {
-            if (t >= o.steps)
-                throw std::invalid_argument("--schedule: step " + std::to_string(t) + " is not below --steps " +
-                                            std::to_string(o.steps));
-            if (!schedule_set.insert(t).second)
-                throw std::invalid_argument("--schedule: step " + std::to_string(t) + " is listed twice");
-        }
+    const std::set<std::size_t> schedule_set = parse_schedule(o.schedule_text, o.steps, "step");
     const std::vector<std::size_t> schedule_steps(schedule_set.begin(), schedule_set.end());
     // θ₀: one value for every coordinate, d values, or d per teleport; "random": drawn by the run.
     std::vector<std::vector<double>> theta0;
@@ -238,17 +185,15 @@ int run(const options& o, const std::vector<double>& given_matrix) {
     w = w0;
     theta0_replay replay(settings, schedule, theta0);
     teleported.run = optimize_with_teleport(opt, f, action, w, o.steps, schedule, settings, o.seed, state_policy::keep,
-                                            record_points<N>(teleported.points), replay);
+                                            record_points<N>(teleported.points), record_teleports<point>(teleported.moves),
+                                            replay);
     replay.check(teleported.run.teleports);
     w = w0;
-    newton.run = optimize_with_teleport(newton_method<problems::quadratic<N>, N>(f, 1.0), f, action, w, o.steps,
-                                        teleport_schedule::never(), settings, o.seed, state_policy::keep,
-                                        record_points<N>(newton.points));
+    newton.run = optimize_with_teleport(teleport::newton(f, 1.0), f, action, w, o.steps, teleport_schedule::never(),
+                                        settings, o.seed, state_policy::keep, record_points<N>(newton.points));
     w = w0;
-    damped.run = optimize_with_teleport(newton_method<problems::quadratic<N>, N>(f, o.lr), f, action, w, o.steps,
-                                        teleport_schedule::never(), settings, o.seed, state_policy::keep,
-                                        record_points<N>(damped.points));
-    for (auto& m : methods) locate_teleports(m, f, action, settings.map);
+    damped.run = optimize_with_teleport(teleport::newton(f, o.lr), f, action, w, o.steps, teleport_schedule::never(),
+                                        settings, o.seed, state_policy::keep, record_points<N>(damped.points));
 
     // ‖∇L‖² as a fraction of its largest value on the level set, 4·λ_max·L (Prop. 5.5), and the
     // distance of the closest point of the level set to the minimum, √(L/λ_max) (Prop. 5.6).
@@ -294,11 +239,11 @@ int run(const options& o, const std::vector<double>& given_matrix) {
         json j = method_json(m, o.threshold);
         j["final_distance_to_minimum"] = json_number(norm(m.points.back()));
         for (std::size_t i = 0; i < m.run.teleports.size(); ++i) {
-            if (!m.after[i]) continue;
             const auto& r = m.run.teleports[i];
+            if (!r.accepted) continue;
             auto& t = j["teleports"][i];
-            t["distance_before"] = norm(*m.before[i]);
-            t["distance_after"] = norm(*m.after[i]);
+            t["distance_before"] = norm(m.moves.before[i]);
+            t["distance_after"] = norm(m.moves.after[i]);
             t["closest_distance_on_level_set"] = closest(r.loss_before);
             t["grad_ratio_before"] = json_number(r.grad_norm_sq_before / (4.0 * lambda_max * r.loss_before));
             t["grad_ratio_after"] = json_number(r.grad_norm_sq_after / (4.0 * lambda_max * r.loss_after));
@@ -343,10 +288,10 @@ int run(const options& o, const std::vector<double>& given_matrix) {
     print_methods(methods, o.threshold);
     print_teleports(teleported, o.tolerance);
     for (std::size_t i = 0; i < teleported.run.teleports.size(); ++i) {
-        if (!teleported.after[i]) continue;
         const auto& r = teleported.run.teleports[i];
+        if (!r.accepted) continue;
         std::printf("  Prop. 5.6, teleport at step %zu: |w - w*| %.6e -> %.6e; closest point of the level set: %.6e\n",
-                    r.step, norm(*teleported.before[i]), norm(*teleported.after[i]), closest(r.loss_before));
+                    r.step, norm(teleported.moves.before[i]), norm(teleported.moves.after[i]), closest(r.loss_before));
         std::printf("  Prop. 5.5: |grad L|^2 / max on the level set: %.6f before, %.10f after the teleport",
                     r.grad_norm_sq_before / (4.0 * lambda_max * r.loss_before),
                     r.grad_norm_sq_after / (4.0 * lambda_max * r.loss_after));

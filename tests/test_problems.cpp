@@ -1,11 +1,15 @@
 // The paper's problems: known minima and values, and every generated derivative through the
 // finite-difference harness.
 #include <array>
+#include <cmath>
+#include <limits>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xadapt.hpp>
+#include <xtensor/xtensor.hpp>
 #include <xtensor/xbuilder.hpp>
 
 #include <catch2/catch.hpp>
@@ -20,12 +24,60 @@ using teleport::testing::check_derivatives;
 namespace problems = teleport::problems;
 
 namespace {
-// A random SPD matrix A = B Bᵀ + n I (row-major) from a seeded generator.
+// A random SPD matrix (row-major) with eigenvalues log-spaced from 1 down to 1/100.
 template <std::size_t N>
 std::array<double, N * N> random_spd(std::uint64_t seed) {
-    return teleport::problems::random_spd<N>(seed, static_cast<double>(N));
+    std::mt19937_64 rng(seed);
+    return problems::random_spd_log_spaced<N>(rng, 100.0);
+}
+
+template <std::size_t N>
+xt::xtensor<double, 1> eigenvalues(const std::array<double, N * N>& a) {
+    xt::xtensor<double, 2> m = xt::adapt(a, std::vector<std::size_t>{N, N});
+    return xt::linalg::eigvalsh(m);  // ascending
+}
+
+template <std::size_t N>
+void check_log_spaced_spectrum(std::uint64_t seed, double condition) {
+    std::mt19937_64 rng(seed);
+    const auto a = problems::random_spd_log_spaced<N>(rng, condition);
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t j = 0; j < i; ++j) REQUIRE(std::abs(a[i * N + j] - a[j * N + i]) <= 1e-15);
+    const auto lambda = eigenvalues<N>(a);
+    // ascending: λ at position i is condition^{−(N−1−i)/(N−1)}
+    for (std::size_t i = 0; i < N; ++i) {
+        const double expected = std::pow(condition, -static_cast<double>(N - 1 - i) / static_cast<double>(N - 1));
+        REQUIRE(lambda(i) == Approx(expected).epsilon(1e-12));
+    }
+    REQUIRE(lambda(N - 1) / lambda(0) == Approx(condition).epsilon(1e-12));
 }
 }  // namespace
+
+TEST_CASE("random_spd_log_spaced: the spectrum it is named after, a random rotation", "[problems]") {
+    check_log_spaced_spectrum<2>(1, 10.0);
+    check_log_spaced_spectrum<3>(2, 100.0);
+    check_log_spaced_spectrum<5>(3, 1e4);
+    check_log_spaced_spectrum<8>(4, 100.0);
+    check_log_spaced_spectrum<4>(5, 1.0);  // condition 1: the identity in any basis
+    // the rotation comes from the generator: other draws, another matrix with the same spectrum
+    std::mt19937_64 rng(6);
+    const auto first = problems::random_spd_log_spaced<4>(rng, 100.0);
+    const auto second = problems::random_spd_log_spaced<4>(rng, 100.0);
+    REQUIRE(first != second);
+    std::mt19937_64 again(6);
+    REQUIRE(problems::random_spd_log_spaced<4>(again, 100.0) == first);
+    // and a quadratic accepts it
+    REQUIRE_NOTHROW(problems::quadratic<4>(first));
+}
+
+TEST_CASE("random_spd_log_spaced rejects a condition number below 1", "[problems][errors]") {
+    std::mt19937_64 rng(7);
+    REQUIRE_THROWS_AS(problems::random_spd_log_spaced<3>(rng, 0.5), std::invalid_argument);
+    REQUIRE_THROWS_AS(problems::random_spd_log_spaced<3>(rng, std::numeric_limits<double>::quiet_NaN()),
+                      std::invalid_argument);
+    REQUIRE_THROWS_AS(problems::random_spd_log_spaced<3>(rng, std::numeric_limits<double>::infinity()),
+                      std::invalid_argument);
+}
 
 TEST_CASE("Rosenbrock: value, minimum and derivatives", "[problems]") {
     const auto f = problems::rosenbrock();

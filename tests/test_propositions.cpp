@@ -51,7 +51,7 @@ auto make_network(std::uint64_t seed) {
 template <std::size_t N>
 std::array<double, N * N> spd(std::uint64_t seed, double condition = 100.0) {
     std::mt19937_64 rng(seed);
-    return props::random_spd<N>(rng, condition);
+    return teleport::problems::random_spd_log_spaced<N>(rng, condition);
 }
 
 // An action whose jacobian() wrongly ignores the coordinate maps (as if g·w = g w): apply() is right,

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Usage: check.sh SOURCE "expected message" COMPILER [ARGS...]
-# Passes when compiling SOURCE fails and the diagnostics contain the expected one-sentence message.
+# Passes when compiling SOURCE fails and the first error the compiler reports contains the
+# expected one-sentence message: that sentence is what the user reads first, not a line buried
+# under template instantiation errors.
 source=$1
 expected=$2
 shift 2
@@ -9,9 +11,15 @@ if [ $? -eq 0 ]; then
     echo "compiled, but must not: $source"
     exit 1
 fi
-if printf '%s' "$output" | grep -qF -- "$expected"; then
+first_error=$(printf '%s\n' "$output" | grep -m 1 -F -- 'error:')
+if printf '%s' "$first_error" | grep -qF -- "$expected"; then
     exit 0
 fi
-echo "failed to compile as expected, but without the message: $expected"
+if printf '%s' "$output" | grep -qF -- "$expected"; then
+    echo "the message is there, but not in the first error: $expected"
+    echo "first error: $first_error"
+else
+    echo "failed to compile as expected, but without the message: $expected"
+fi
 printf '%s\n' "$output" | head -20
 exit 1

@@ -277,30 +277,6 @@ class layer_action {
     }
 };
 
-// --- random quadratics ---------------------------------------------------------------------------
-
-/// A random SPD matrix A = Q diag(λ) Qᵀ (row-major) with λ_min = 1, λ_max = condition and the other
-/// eigenvalues log-uniform between; Q = exp(random skew-symmetric matrix).
-template <std::size_t N>
-std::array<double, N * N> random_spd(std::mt19937_64& rng, double condition) {
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    vec<N> lambda{};
-    for (std::size_t i = 0; i < N; ++i)
-        lambda[i] = i == 0 ? 1.0 : i == N - 1 ? condition : std::exp(u(rng) * std::log(condition));
-    groups::coordinates<groups::so<N>> theta{};
-    for (double& t : theta) t = std::numbers::pi * (2.0 * u(rng) - 1.0);
-    const small_matrix<N> q = groups::exponential<groups::so<N>>(theta).g;
-    std::array<double, N * N> a{};
-    for (std::size_t i = 0; i < N; ++i)
-        for (std::size_t j = 0; j <= i; ++j) {
-            double s = 0.0;
-            for (std::size_t k = 0; k < N; ++k) s += q(i, k) * lambda[k] * q(j, k);
-            a[i * N + j] = s;
-            a[j * N + i] = s;  // exactly symmetric
-        }
-    return a;
-}
-
 // --- Prop. 4.1 / 4.2: invariance -----------------------------------------------------------------
 
 /// max |L(g·w) − L(w)| / L(w) over random w and g. Tolerance: the exact maps keep L to rounding
@@ -702,7 +678,7 @@ template <std::size_t N>
 void quadratic_rows(std::vector<check_result>& rows, std::uint64_t seed, std::size_t trials,
                     std::size_t teleport_trials) {
     std::mt19937_64 rng(seed * 1000003u + N);
-    const auto a = random_spd<N>(rng, 100.0);
+    const auto a = problems::random_spd_log_spaced<N>(rng, 100.0);
     const problems::quadratic<N> f(a);
     const auto action = groups::quadratic_action<N>(a);
     const std::string name = "quadratic n=" + std::to_string(N);
