@@ -1423,9 +1423,9 @@ TEST_CASE("network orbit positions model the engine's concepts and agree on J", 
         in_weights.step(dw, scale);
         in_activations.step(da, scale);
     }
-    dvec a = w, b = w;
-    in_weights.write(a);
-    in_activations.write(b);
+    dvec a, b;
+    in_weights.write(a, w);
+    in_activations.write(b, w);
     REQUIRE(relative_error(a, b) <= 1e-10);
     // the symmetry starts in activation space for gradient ascent only
     const network_symmetry<Net, nonlinear_leaky> symmetry(net, action);

@@ -330,7 +330,7 @@ struct scaling_orbit {
     double squared_norm(const double& d) const { return d * d; }
     void jump(std::mt19937_64& rng, double lo, double hi) { t = std::uniform_real_distribution<double>(lo, hi)(rng); }
     std::array<double, 1> coordinates() const { return {t}; }
-    void write(std::vector<double>& w) const { w = at(t); }
+    void write(std::vector<double>& out, const std::vector<double>&) const { out = at(t); }
     // a gradient-like vector moves by the inverse transpose of diag(eᵗ, e⁻ᵗ)
     auto transport() const {
         return [s = t](std::vector<double>& m) {

@@ -133,17 +133,22 @@ class teleport_objective {
     std::optional<small_matrix<n>> eta_;
 };
 
-/// Carries a gradient-like vector along an accepted move g: m ↦ J⁻ᵀ m with J = ∂(g·w)/∂w at the
-/// point before the move.
+/// Carries a gradient-like vector along an accepted move g = g(θ): m ↦ J⁻ᵀ m with J = ∂(g·w)/∂w
+/// at the point before the move. The element is formed when asked for (a kept optimizer state
+/// never needs it).
 template <group_action Action>
 struct coordinate_transport {
     const Action* action;
-    groups::group_element<Action::algebra::n> element;
+    std::array<double, Action::algebra::dimension> theta;
+    exp_map map;
     std::array<double, Action::n> before;
 
+    groups::group_element<Action::algebra::n> element() const {
+        return groups::exponential<typename Action::algebra>(theta, map);
+    }
     void operator()(std::array<double, Action::n>& m) const {
         if constexpr (transportable_action<Action>) {
-            m = groups::inverse(action->jacobian(element.g, before)).transpose().apply(m);
+            m = groups::inverse(action->jacobian(element().g, before)).transpose().apply(m);
         } else {
             throw std::logic_error("teleport: transporting optimizer state needs the action's jacobian(g, w)");
         }
@@ -176,10 +181,9 @@ class coordinate_orbit {
         for (double& t : theta_) t = u(rng);
     }
     const direction& coordinates() const { return theta_; }
-    void write(point& w) const { w = objective_.moved(theta_); }
+    void write(point& out, const point&) const { out = objective_.moved(theta_); }
     coordinate_transport<Action> transport() const {
-        return {&objective_.action(), groups::exponential<typename Action::algebra>(theta_, objective_.map()),
-                objective_.base()};
+        return {&objective_.action(), theta_, objective_.map(), objective_.base()};
     }
 
   private:
@@ -247,7 +251,7 @@ groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action
                                                         teleport_report& report,
                                                         std::optional<small_matrix<Action::n>> eta = std::nullopt) {
     const auto carry = teleport_once(action_symmetry<F, Action>(f, action, eta), w, settings, rng, report);
-    if (carry) return carry->element;
+    if (carry) return carry->element();
     const auto id = small_matrix<Action::algebra::n>::identity();
     return {id, id};
 }

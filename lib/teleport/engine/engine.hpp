@@ -145,13 +145,13 @@ std::optional<transport_t<S>> teleport_once(const S& symmetry, typename S::point
 
     using position_type = orbit_t<S>;
     std::optional<position_type> position;
-    typename S::point moved = w;
+    typename S::point moved;
     try {
         position.emplace(symmetry.start(w, settings, rng));
         detail::record_coordinates(*position, report.theta0);
         search(*position, settings, rng, report, invariant);
         detail::record_coordinates(*position, report.theta);
-        position->write(moved);
+        position->write(moved, std::as_const(w));
     } catch (const std::domain_error& e) {
         // the search left the region where the group element is defined
         report.rejection = std::string("the search failed: ") + e.what();

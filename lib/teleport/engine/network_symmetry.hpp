@@ -215,7 +215,8 @@ class weight_space_orbit {
         dense_step(t, T(1));
     }
 
-    void write(parameters& w) const { w = current_; }
+    /// Gives the moved weights away (the position is done).
+    void write(parameters& out, const parameters&) { out = std::move(current_); }
     layer_transport<Action, T> transport() const { return element_.transport(); }
 
   private:
@@ -263,7 +264,10 @@ class activation_space_orbit {
         state_.apply(e);
         element_.compose(e);
     }
-    void write(parameters& w) const { state_.write(w); }
+    void write(parameters& out, const parameters& start) const {
+        out = start;  // the layers the action leaves alone
+        state_.write(out);
+    }
     layer_transport<Action, T> transport() const { return element_.transport(); }
 
   private:
@@ -303,8 +307,8 @@ class either_orbit {
             position_);
     }
     template <class W>
-    void write(W& w) const {
-        std::visit([&](const auto& p) { p.write(w); }, position_);
+    void write(W& out, const W& start) {
+        std::visit([&](auto& p) { p.write(out, start); }, position_);
     }
     auto transport() const {
         return std::visit([](const auto& p) { return p.transport(); }, position_);

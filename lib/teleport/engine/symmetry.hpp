@@ -18,7 +18,9 @@
 //     o.value(loss)                 J here, and the loss here written to loss (for the guard)
 //     o.step(d, a)                  move by the group element reached from a·d, composing it
 //     o.squared_norm(d)             ‖d‖² in the algebra (normalized steps)
-//     o.write(w)                    the moved point g·w, written over a copy of the start point
+//     o.write(out, w)               the moved point g·w into out, once, at the end of a search (w:
+//                                   the start point, for positions that keep only part of it;
+//                                   the position may give its storage away)
 //     o.transport()                 what carries a gradient-like vector along, m ↦ J⁻ᵀ m, where J
 //                                   = ∂(g·w)/∂w (optimizer state; see train/algorithm1.hpp)
 //   and optionally
@@ -77,7 +79,7 @@ concept symmetry = requires(const S& s, const typename S::point& w, typename S::
     typename S::point;
     { s.measure(w) } -> std::same_as<point_measure>;
     { s.start(w, settings, rng) } -> orbit_position;
-    s.start(w, settings, rng).write(out);
+    s.start(w, settings, rng).write(out, w);
 };
 
 template <symmetry S>
