@@ -213,7 +213,9 @@ TEST_CASE("Prop. 5.4: the gradient ordering persists for T steps under condition
     const auto a6 = spd<6>(52);
     const problems::quadratic<6> q6(a6);
     const auto q = props::read_quadratic<6>(q6, {});
-    REQUIRE(q.lambda_max() == Approx(100.0));
+    // the Hessian read off the problem has A's spectrum: log-spaced from 1 down to 1/100
+    REQUIRE(q.lambda_max() == Approx(1.0));
+    REQUIRE(q.spectrum.values[0] == Approx(0.01));
     require_pass(props::check_gradient_ordering("quadratic n=6", q6, groups::quadratic_action<6>(a6), 2 * q.lambda_max(),
                                                 sampling_with(53, 400)));
 
