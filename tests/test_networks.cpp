@@ -1439,3 +1439,53 @@ TEST_CASE("network orbit positions model the engine's concepts and agree on J", 
     REQUIRE(report.accepted);
     REQUIRE(report.objective_after > report.objective_before);
 }
+
+namespace {
+// An objective of one's own: 3‖∇L‖², whose gradient in the algebra is 3 times the paper's.
+struct tripled_gradient_norm {
+    template <class F, class Vec>
+    double value(const F& f, const Vec& w, Vec& g, double& loss) const {
+        return 3 * squared_gradient_norm{}.value(f, w, g, loss);
+    }
+    template <class F, class Vec>
+    double value_and_gradient(const F& f, const Vec& w, Vec& g, Vec& dj) const {
+        const double j = squared_gradient_norm{}.value_and_gradient(f, w, g, dj);
+        dj *= 3;
+        return 3 * j;
+    }
+};
+}  // namespace
+
+TEST_CASE("a network symmetry takes any objective of the weights", "[networks][teleport][engine]") {
+    using Net = mlp<double, 3, leaky, ce, false>;
+    using tripled = network_symmetry<Net, nonlinear_leaky, tripled_gradient_norm>;
+    // an objective other than ‖∇L‖² is evaluated from the weights (the activation-space state is
+    // an evaluation of ‖∇L‖² only)
+    static_assert(std::is_same_v<tripled::orbit, weight_space_orbit<Net, nonlinear_leaky, tripled_gradient_norm>>);
+    std::mt19937_64 rng(1404);
+    const auto net = make_net<Net>({6, 24, 20, 4}, 3, rng);
+    const nonlinear_leaky action(net.shape(), {1, 2});
+    const dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
+    const network_teleport_objective<Net, nonlinear_leaky> plain(net, action);
+    const network_teleport_objective<Net, nonlinear_leaky, tripled_gradient_norm> three(net, action);
+    std::vector<groups::low_rank<double>> dp, dt;
+    const double jp = plain.value_and_gradient(w, dp);
+    const double jt = three.value_and_gradient(w, dt);
+    REQUIRE(jt == 3 * jp);
+    REQUIRE(detail::squared_norm(dt) == Approx(9 * detail::squared_norm(dp)).epsilon(1e-12));
+    // the same search, with the learning rate divided by 3, takes the same steps
+    teleport_settings settings;
+    settings.strategy = gradient_ascent{4, 0.05 / std::sqrt(detail::squared_norm(dp))};
+    dvec a = w, b = w;
+    teleport_report ra, rb;
+    std::mt19937_64 r1(0), r2(0);
+    teleport_once(network_symmetry<Net, nonlinear_leaky>(net, action, false, detail::evaluation::weights), a, settings,
+                  r1, ra);
+    settings.strategy = gradient_ascent{4, 0.05 / std::sqrt(detail::squared_norm(dp)) / 3};
+    teleport_once(tripled(net, action), b, settings, r2, rb);
+    REQUIRE(ra.accepted);
+    REQUIRE(rb.accepted);
+    REQUIRE(rb.objective_after == Approx(3 * ra.objective_after).epsilon(1e-10));
+    REQUIRE(rb.grad_norm_sq_after == Approx(ra.grad_norm_sq_after).epsilon(1e-10));
+    REQUIRE(relative_error(a, b) <= 1e-10);
+}

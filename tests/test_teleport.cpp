@@ -88,7 +88,9 @@ TEST_CASE("teleport objective gradient against finite differences", "[teleport]"
     eta(0, 1) = 0.1;
     eta(1, 0) = 0.1;
     eta(1, 1) = 2.0;
-    check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {-1.0, -1.0}, exp_map::exact, eta), 6, 1.0);
+    check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {-1.0, -1.0}, exp_map::exact,
+                                                metric_gradient_norm<2>{eta}),
+                             6, 1.0);
 }
 
 TEST_CASE("gradient ascent applies every update, including the last", "[teleport]") {

@@ -8,6 +8,7 @@
 #include "teleport/core/vector_ops.hpp"
 #include "teleport/engine/coordinate_symmetry.hpp"
 #include "teleport/engine/engine.hpp"
+#include "teleport/engine/objective.hpp"
 #include "teleport/engine/settings.hpp"
 #include "teleport/engine/symmetry.hpp"
 #include "teleport/train/algorithm1.hpp"

@@ -2,25 +2,26 @@
 // action on its parameters (coordinate actions φ⁻¹(g φ(w)), the quadratic action).
 //
 // For a loss f (value, gradient and Hessian-vector product; generated at compile time for symbolic
-// functions) and an action of the group of a Lie algebra, the teleport objective is
-//     J(θ) = ‖∇L(w′)‖²_η,   w′ = exp(Σ θ_k T_k)·w,
-// and its gradient (SPEC §3.1)
-//     ∂J/∂θ_k = 2 (H(w′) η ∇L(w′))ᵀ ∂w′/∂θ_k,
-// a Hessian-vector product at w′ followed by the action's derivative along ∂g/∂θ_k. The orbit is
+// functions), an objective J of the point (engine/objective.hpp; ‖∇L‖² by default) and an action
+// of the group of a Lie algebra, the teleport objective is J(θ) = J(w′), w′ = exp(Σ θ_k T_k)·w, and
+// its gradient (SPEC §3.1)
+//     ∂J/∂θ_k = (∂J/∂w(w′))ᵀ ∂w′/∂θ_k        (= 2 (H(w′) η ∇L(w′))ᵀ ∂w′/∂θ_k for ‖∇L‖²_η),
+// the objective's gradient at w′ followed by the action's derivative along ∂g/∂θ_k. The orbit is
 // charted by θ: a search moves θ (θ += a·d), starting from θ₀ of the settings.
 #pragma once
 
 #include <array>
 #include <cstddef>
-#include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "teleport/core/function.hpp"
 #include "teleport/engine/engine.hpp"
+#include "teleport/engine/objective.hpp"
 #include "teleport/engine/symmetry.hpp"
 #include "teleport/groups/action.hpp"
 #include "teleport/groups/lie_algebra.hpp"
@@ -48,17 +49,8 @@ concept transportable_action = group_action<Action> &&
         { a.jacobian(g, w) } -> std::convertible_to<small_matrix<Action::n>>;
     };
 
-/// teleportable_function<F, Vec>: what a teleport needs of a loss — L and ∇L (evaluate and
-/// gradient, or the fused evaluate_with_gradient) and the Hessian-vector product
-/// hessian_vector_product(x, v, out) = H(x) v, which the objective's gradient uses.
-template <class F, class Vec>
-concept teleportable_function =
-    evaluable_with_gradient<F, Vec> && requires(const F& f, const Vec& x, const Vec& v, Vec& out) {
-        f.hessian_vector_product(x, v, out);
-    };
-
-/// J(θ) = ‖∇L(exp(Σθ_k T_k)·w)‖²_η and its gradient, for a fixed base point w.
-template <class F, group_action Action>
+/// J(θ) = J(exp(Σθ_k T_k)·w) and its gradient, for a fixed base point w.
+template <class F, group_action Action, class Objective = squared_gradient_norm>
 class teleport_objective {
   public:
     using algebra = typename Action::algebra;
@@ -69,21 +61,16 @@ class teleport_objective {
     static_assert(teleportable_function<F, point>,
                   "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
                   "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+    static_assert(point_objective<Objective, F, point>,
+                  "a teleport objective requires value(f, w, g, loss) and value_and_gradient(f, w, g, dj)");
 
-    /// eta: the learning-rate matrix of ‖·‖_η (identity when absent).
     teleport_objective(const F& f, const Action& action, const point& w, exp_map map = exp_map::exact,
-                       std::optional<small_matrix<n>> eta = std::nullopt)
-        : f_(&f), action_(&action), w_(w), map_(map), eta_(eta) {}
+                       Objective objective = {})
+        : f_(&f), action_(&action), w_(w), map_(map), objective_(std::move(objective)) {}
 
     /// w′ = g·w for g reached from θ.
     point moved(const coordinates& theta) const {
         return action_->apply(groups::exponential<algebra>(theta, map_).g, w_);
-    }
-
-    /// ‖v‖²_η.
-    double norm_sq(const point& v) const {
-        if (!eta_) return dot(v, v);
-        return dot(v, eta_->apply(v));
     }
 
     /// J(θ).
@@ -95,42 +82,33 @@ class teleport_objective {
     /// J(θ), with L(w′) written to loss.
     double value(const coordinates& theta, double& loss) const {
         point g{};
-        loss = double(evaluate_with_gradient(*f_, moved(theta), g));
-        return norm_sq(g);
+        return objective_.value(*f_, moved(theta), g, loss);
     }
 
     /// J(θ), with ∇_θ J written to grad.
     double value_and_gradient(const coordinates& theta, coordinates& grad) const {
         const auto element = groups::exponential<algebra>(theta, map_);
         const point w_moved = action_->apply(element.g, w_);
-        point g{};
-        f_->gradient(w_moved, g);
-        const point eta_g = eta_ ? eta_->apply(g) : g;
-        point h_eta_g{};
-        f_->hessian_vector_product(w_moved, eta_g, h_eta_g);  // H(w′) η ∇L(w′)
+        point g{}, dj{};
+        const double j = objective_.value_and_gradient(*f_, w_moved, g, dj);
         for (std::size_t k = 0; k < dimension; ++k) {
             const auto dg = groups::exponential_derivative<algebra>(theta, k, element, map_);
-            grad[k] = 2.0 * dot(h_eta_g, action_->apply_derivative(element.g, dg, w_));
+            grad[k] = teleport::dot(dj, action_->apply_derivative(element.g, dg, w_));
         }
-        return dot(g, eta_g);
+        return j;
     }
 
     const point& base() const { return w_; }
     exp_map map() const { return map_; }
     const Action& action() const { return *action_; }
+    const Objective& objective() const { return objective_; }
 
   private:
-    static double dot(const point& a, const point& b) {
-        double s = 0.0;
-        for (std::size_t i = 0; i < n; ++i) s += a[i] * b[i];
-        return s;
-    }
-
     const F* f_;
     const Action* action_;
     point w_;
     exp_map map_;
-    std::optional<small_matrix<n>> eta_;
+    Objective objective_;
 };
 
 /// Carries a gradient-like vector along an accepted move g = g(θ): m ↦ J⁻ᵀ m with J = ∂(g·w)/∂w
@@ -156,10 +134,10 @@ struct coordinate_transport {
 };
 
 /// A point g(θ)·w of the orbit of w, charted by θ.
-template <class F, group_action Action>
+template <class F, group_action Action, class Objective = squared_gradient_norm>
 class coordinate_orbit {
   public:
-    using objective_type = teleport_objective<F, Action>;
+    using objective_type = teleport_objective<F, Action, Objective>;
     using direction = typename objective_type::coordinates;
     using point = typename objective_type::point;
 
@@ -191,8 +169,8 @@ class coordinate_orbit {
     direction theta_;
 };
 
-/// The symmetry of a fixed-size loss f under a group action (the objective ‖∇L‖²_η).
-template <class F, group_action Action>
+/// The symmetry of a fixed-size loss f under a group action, for an objective of the point.
+template <class F, group_action Action, class Objective = squared_gradient_norm>
 class action_symmetry {
   public:
     using point = std::array<double, Action::n>;
@@ -201,21 +179,20 @@ class action_symmetry {
                   "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
                   "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
 
-    /// eta: the learning-rate matrix of ‖·‖_η (identity when absent).
-    action_symmetry(const F& f, const Action& action, std::optional<small_matrix<Action::n>> eta = std::nullopt)
-        : f_(&f), action_(&action), eta_(eta) {}
+    action_symmetry(const F& f, const Action& action, Objective objective = {})
+        : f_(&f), action_(&action), objective_(std::move(objective)) {}
 
     point_measure measure(const point& w) const {
         point g{};
         point_measure m;
-        m.loss = double(evaluate_with_gradient(*f_, w, g));
-        for (double e : g) m.grad_norm_sq += e * e;
-        m.objective = eta_ ? objective(w).norm_sq(g) : m.grad_norm_sq;
+        m.objective = objective_.value(*f_, w, g, m.loss);
+        m.grad_norm_sq = teleport::squared_norm(g);
         return m;
     }
 
     /// The search starts at θ₀: given in the settings, or drawn uniformly from their range.
-    coordinate_orbit<F, Action> start(const point& w, const teleport_settings& settings, std::mt19937_64& rng) const {
+    coordinate_orbit<F, Action, Objective> start(const point& w, const teleport_settings& settings,
+                                                 std::mt19937_64& rng) const {
         constexpr std::size_t d = algebra::dimension;
         std::array<double, d> theta{};
         const auto& s = settings.start;
@@ -228,29 +205,32 @@ class action_symmetry {
             std::uniform_real_distribution<double> u(s.lo, s.hi);
             for (double& t : theta) t = s.lo == s.hi ? s.lo : u(rng);
         }
-        return {teleport_objective<F, Action>(*f_, *action_, w, settings.map, eta_), theta};
+        return {objective(w, settings.map), theta};
     }
 
-    teleport_objective<F, Action> objective(const point& w, exp_map map = exp_map::exact) const {
-        return {*f_, *action_, w, map, eta_};
+    teleport_objective<F, Action, Objective> objective(const point& w, exp_map map = exp_map::exact) const {
+        return {*f_, *action_, w, map, objective_};
     }
     const Action& action() const { return *action_; }
 
   private:
     const F* f_;
     const Action* action_;
-    std::optional<small_matrix<Action::n>> eta_;
+    Objective objective_;
 };
 
-/// One teleport of w (in place when accepted), returning the group element used (the identity
-/// when rejected). The same as teleport_once(action_symmetry(f, action, eta), w, …).
 template <class F, group_action Action>
+action_symmetry(const F&, const Action&) -> action_symmetry<F, Action>;
+
+/// One teleport of w (in place when accepted), returning the group element used (the identity
+/// when rejected). The same as teleport_once(action_symmetry(f, action, objective), w, …).
+template <class F, group_action Action, class Objective = squared_gradient_norm>
 groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action& action,
                                                         std::array<double, Action::n>& w,
                                                         const teleport_settings& settings, std::mt19937_64& rng,
-                                                        teleport_report& report,
-                                                        std::optional<small_matrix<Action::n>> eta = std::nullopt) {
-    const auto carry = teleport_once(action_symmetry<F, Action>(f, action, eta), w, settings, rng, report);
+                                                        teleport_report& report, Objective objective = {}) {
+    const auto carry =
+        teleport_once(action_symmetry<F, Action, Objective>(f, action, std::move(objective)), w, settings, rng, report);
     if (carry) return carry->element();
     const auto id = small_matrix<Action::algebra::n>::identity();
     return {id, id};

@@ -32,67 +32,65 @@
 #include "teleport/core/vector_ops.hpp"
 #include "teleport/engine/activation_space.hpp"
 #include "teleport/engine/engine.hpp"
+#include "teleport/engine/objective.hpp"
 #include "teleport/engine/symmetry.hpp"
 #include "teleport/groups/layer_action.hpp"
 
 namespace teleport {
 
-/// J(W) = ‖∇L(W)‖² for a network problem and its gradient in the algebra of an action's pairs.
-template <class Net, class Action>
+/// An objective J(W) of a network's weights (‖∇L(W)‖² by default) and its gradient in the algebra
+/// of an action's pairs: the objective's ∂J/∂W followed by the action's vector-Jacobian product.
+template <class Net, class Action, class Objective = squared_gradient_norm>
 class network_teleport_objective {
   public:
     using T = typename Net::value_type;
     using parameters = typename Net::parameters;
     using algebra_elements = std::vector<tensor::matrix<T>>;
+    static_assert(point_objective<Objective, Net, parameters>,
+                  "a teleport objective requires value(f, w, g, loss) and value_and_gradient(f, w, g, dj)");
 
-    network_teleport_objective(const Net& net, const Action& action) : net_(&net), action_(&action) {
+    network_teleport_objective(const Net& net, const Action& action, Objective objective = {})
+        : net_(&net), action_(&action), objective_(std::move(objective)) {
         if (net.shape().widths != action.shape().widths || net.shape().bias != action.shape().bias)
             throw std::invalid_argument("teleport: the action was made for a network of other widths");
     }
 
     /// J(w).
-    T value(const parameters& w) const {
-        net_->evaluate_with_gradient(w, g_);
-        return squared_norm(g_);
+    double value(const parameters& w) const {
+        double loss = 0;
+        return value(w, loss);
     }
 
-    /// J(w), with the loss L(w) written to loss.
-    T value(const parameters& w, T& loss) const {
-        loss = net_->evaluate_with_gradient(w, g_);
-        return squared_norm(g_);
-    }
+    /// J(w), with the loss L(w) written to loss; ∇L(w) is then gradient().
+    double value(const parameters& w, double& loss) const { return objective_.value(*net_, w, g_, loss); }
 
     /// J(w), with ∂J/∂T_k at the identity written to grad (one matrix per pair).
-    T value_and_gradient(const parameters& w, algebra_elements& grad) const {
-        const T j = hessian_times_gradient(w);
-        grad = action_->gradient_at_identity(w, hg_, net_->x());
+    double value_and_gradient(const parameters& w, algebra_elements& grad) const {
+        const double j = objective_.value_and_gradient(*net_, w, g_, dj_);
+        grad = action_->gradient_at_identity(w, dj_, net_->x());
         return j;
     }
 
     /// J(w), with ∂J/∂T_k = L_k R_kᵀ at the identity written to grad as factors (eq. 8).
-    T value_and_gradient(const parameters& w, std::vector<groups::low_rank<T>>& grad) const
+    double value_and_gradient(const parameters& w, std::vector<groups::low_rank<T>>& grad) const
         requires Action::low_rank_gradient
     {
-        const T j = hessian_times_gradient(w);
-        grad = action_->gradient_factors(w, hg_, net_->x());
+        const double j = objective_.value_and_gradient(*net_, w, g_, dj_);
+        grad = action_->gradient_factors(w, dj_, net_->x());
         return j;
     }
 
+    /// ∇L at the point of the last value or value_and_gradient.
+    const parameters& gradient() const { return g_; }
     const Net& net() const { return *net_; }
     const Action& action() const { return *action_; }
+    const Objective& objective() const { return objective_; }
 
   private:
-    // g_ = ∇L(w), hg_ = 2 H ∇L = ∂J/∂w; returns J = ‖∇L‖²
-    T hessian_times_gradient(const parameters& w) const {
-        if (g_.size() != w.size()) g_.resize({w.size()});
-        net_->hessian_vector_product(w, g_, g_, hg_);  // ∇L, then H∇L, from one forward pass
-        for (auto& e : hg_) e *= T(2);
-        return squared_norm(g_);
-    }
-
     const Net* net_;
     const Action* action_;
-    mutable parameters g_, hg_;
+    Objective objective_;
+    mutable parameters g_, dj_;  // ∇L and ∂J/∂w, reused between calls
 };
 
 namespace detail {
@@ -168,7 +166,7 @@ class composed_element {
 }  // namespace detail
 
 /// A point g·w of a network's orbit, evaluated from its weights.
-template <class Net, class Action>
+template <class Net, class Action, class Objective = squared_gradient_norm>
 class weight_space_orbit {
   public:
     using T = typename Net::value_type;
@@ -176,16 +174,12 @@ class weight_space_orbit {
     using direction = std::conditional_t<Action::low_rank_gradient, std::vector<groups::low_rank<T>>,
                                          std::vector<tensor::matrix<T>>>;
 
-    weight_space_orbit(const network_teleport_objective<Net, Action>& objective, parameters start, bool track)
+    weight_space_orbit(const network_teleport_objective<Net, Action, Objective>& objective, parameters start,
+                       bool track)
         : objective_(&objective), current_(std::move(start)), element_(objective.action(), track) {}
 
-    T value_and_gradient(direction& d) const { return objective_->value_and_gradient(current_, d); }
-    T value(double& loss) const {
-        T l = 0;
-        const T j = objective_->value(current_, l);
-        loss = double(l);
-        return j;
-    }
+    double value_and_gradient(direction& d) const { return objective_->value_and_gradient(current_, d); }
+    double value(double& loss) const { return objective_->value(current_, loss); }
     double squared_norm(const direction& d) const { return double(detail::squared_norm(d)); }
 
     /// Moves by the element of a·d: factored when the gradient has low rank and the rank pays
@@ -230,7 +224,7 @@ class weight_space_orbit {
         element_.compose(e);
     }
 
-    const network_teleport_objective<Net, Action>* objective_;
+    const network_teleport_objective<Net, Action, Objective>* objective_;
     parameters current_;
     detail::composed_element<Action, T> element_;
 };
@@ -319,36 +313,41 @@ class either_orbit {
 };
 
 namespace detail {
-template <class Net, class Action, bool = activation_space_evaluable<Net, Action>>
+// the activation-space evaluation is of ‖∇L‖² under eq. 8 only
+template <class Net, class Action, class Objective>
+constexpr bool in_activation_space =
+    activation_space_evaluable<Net, Action> && std::is_same_v<Objective, squared_gradient_norm>;
+
+template <class Net, class Action, class Objective, bool = in_activation_space<Net, Action, Objective>>
 struct network_orbit_type {
-    using type = weight_space_orbit<Net, Action>;
+    using type = weight_space_orbit<Net, Action, Objective>;
 };
-template <class Net, class Action>
-struct network_orbit_type<Net, Action, true> {
-    using type = either_orbit<weight_space_orbit<Net, Action>, activation_space_orbit<Net, Action>>;
+template <class Net, class Action, class Objective>
+struct network_orbit_type<Net, Action, Objective, true> {
+    using type = either_orbit<weight_space_orbit<Net, Action, Objective>, activation_space_orbit<Net, Action>>;
 };
 }  // namespace detail
 
-/// The symmetry of a network's loss on its current data under a layer action.
-template <class Net, class Action>
+/// The symmetry of a network's loss on its current data under a layer action, for an objective of
+/// the weights.
+template <class Net, class Action, class Objective = squared_gradient_norm>
 class network_symmetry {
   public:
     using T = typename Net::value_type;
     using point = typename Net::parameters;
-    using orbit = typename detail::network_orbit_type<Net, Action>::type;
+    using orbit = typename detail::network_orbit_type<Net, Action, Objective>::type;
 
     /// track: compose the group element of the search (needed to transport optimizer state; it
     /// costs dense d_k × d_k products per step). how: detail::evaluation::weights forces the
     /// evaluation from the weights (tests, benchmarks).
     network_symmetry(const Net& net, const Action& action, bool track = false,
-                     detail::evaluation how = detail::evaluation::automatic)
-        : objective_(net, action), track_(track), how_(how) {}
+                     detail::evaluation how = detail::evaluation::automatic, Objective objective = {})
+        : objective_(net, action, std::move(objective)), track_(track), how_(how) {}
 
     point_measure measure(const point& w) const {
         point_measure m;
-        T loss = 0;
-        m.objective = m.grad_norm_sq = double(objective_.value(w, loss));
-        m.loss = double(loss);
+        m.objective = objective_.value(w, m.loss);
+        m.grad_norm_sq = double(teleport::squared_norm(objective_.gradient()));
         return m;
     }
 
@@ -359,7 +358,7 @@ class network_symmetry {
             throw std::invalid_argument(std::string("teleport: the settings ask for the ") +
                                         groups::to_string(settings.map) + " map but the action was built with the " +
                                         groups::to_string(action.map()) + " map");
-        if constexpr (activation_space_evaluable<Net, Action>) {
+        if constexpr (detail::in_activation_space<Net, Action, Objective>) {
             if (how_ == detail::evaluation::automatic && std::holds_alternative<gradient_ascent>(settings.strategy) &&
                 detail::factored_steps(action, x.shape(1)))
                 return orbit(activation_space_orbit<Net, Action>(objective_.net(), action, w, track_));
@@ -367,13 +366,13 @@ class network_symmetry {
         point current = w;
         if constexpr (!Action::data_free)  // eq. 8: W_k ↦ W_k h̃ h̃⁺, by the rank-0 identity
             action.apply(action.template factored_identity<T>(), current, x);
-        return orbit(weight_space_orbit<Net, Action>(objective_, std::move(current), track_));
+        return orbit(weight_space_orbit<Net, Action, Objective>(objective_, std::move(current), track_));
     }
 
-    const network_teleport_objective<Net, Action>& objective() const { return objective_; }
+    const network_teleport_objective<Net, Action, Objective>& objective() const { return objective_; }
 
   private:
-    network_teleport_objective<Net, Action> objective_;
+    network_teleport_objective<Net, Action, Objective> objective_;
     bool track_;
     detail::evaluation how_;
 };

@@ -1,7 +1,7 @@
 // teleport/engine/symmetry.hpp — what the teleport engine needs from a symmetry.
 //
 // A teleport moves a point w along its orbit {g·w : g ∈ G}, on which the loss is constant, to a
-// point where an objective J (‖∇L‖² by default) is larger. The engine (engine/engine.hpp) runs
+// point where an objective J (engine/objective.hpp; ‖∇L‖² by default) is larger. The engine (engine/engine.hpp) runs
 // every search strategy, the invariance guard, the acceptance check and the report once, over two
 // concepts:
 //
