@@ -2,7 +2,8 @@
 //
 // load_mnist reads train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] from a directory
 // with the strict IDX reader, checks that counts agree and labels are 0..9, optionally keeps the
-// first `limit` samples, shuffles with a Fisher–Yates pass driven by std::mt19937_64(seed), and
+// first `limit` samples, shuffles with a Fisher–Yates pass driven by std::mt19937_64(seed)
+// (teleport::random_permutation, which also shuffles the training loop's mini-batches), and
 // splits into training and validation parts. Pixels are scaled to [0, 1] and stored with samples
 // as columns: train_x is (rows·cols) × n_train, so column k is sample k. load_mnist_test reads the
 // t10k files in file order. Debian's dataset-fashion-mnist package installs the four files in
@@ -28,6 +29,8 @@
 #include <xtensor/xtensor.hpp>
 
 #include "teleport/io/idx.hpp"
+#include "teleport/train/evaluation.hpp"
+#include "teleport/train/minibatch.hpp"
 
 namespace teleport::problems {
 
@@ -113,19 +116,9 @@ xt::xtensor<T, 2> mnist_columns(const io::idx_images& images, std::span<const st
 
 }  // namespace detail
 
-/// Fisher–Yates shuffle of 0, …, n−1 with std::mt19937_64(seed): for i = n−1 down to 1, swap
-/// entry i with entry j drawn by std::uniform_int_distribution from [0, i]. Written out so that
-/// the order does not depend on how the standard library implements std::shuffle.
-inline std::vector<std::size_t> mnist_permutation(std::size_t n, std::uint64_t seed) {
-    std::vector<std::size_t> order(n);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::mt19937_64 rng(seed);
-    for (std::size_t i = n; i > 1; --i) {
-        std::uniform_int_distribution<std::size_t> pick(0, i - 1);
-        std::swap(order[i - 1], order[pick(rng)]);
-    }
-    return order;
-}
+/// The Fisher–Yates permutation of 0, …, n−1 from std::mt19937_64(seed) that splits the data; the
+/// same permutation shuffles the mini-batches of the training loop (train/minibatch.hpp).
+inline std::vector<std::size_t> mnist_permutation(std::size_t n, std::uint64_t seed) { return random_permutation(n, seed); }
 
 /// Loads the training set from `dir`, keeps the first `limit` samples (0 = all), shuffles with
 /// `seed` and gives round(n·train_fraction) samples to training and the rest to validation
@@ -175,20 +168,7 @@ mnist_set<T> load_mnist_test(const std::filesystem::path& dir, std::size_t limit
     return set;
 }
 
-/// One-hot encoding: a classes × n matrix whose column k has a 1 in row labels[k].
-template <class T>
-    requires std::is_arithmetic_v<T>
-xt::xtensor<T, 2> one_hot(std::span<const std::uint8_t> labels, std::size_t classes = 10) {
-    if (classes == 0) throw std::invalid_argument("one_hot: the number of classes must be positive");
-    xt::xtensor<T, 2> y = xt::zeros<T>({classes, labels.size()});
-    for (std::size_t k = 0; k < labels.size(); ++k) {
-        if (labels[k] >= classes)
-            throw std::invalid_argument("one_hot: label " + std::to_string(labels[k]) + " at index " +
-                                        std::to_string(k) + " is not below the " + std::to_string(classes) +
-                                        " classes");
-        y(labels[k], k) = T{1};
-    }
-    return y;
-}
+/// One-hot encoding of labels (train/evaluation.hpp).
+using teleport::one_hot;
 
 }  // namespace teleport::problems
