@@ -195,10 +195,11 @@ int run(const options& o, const std::vector<double>& given_matrix) {
     damped.run = optimize_with_teleport(teleport::newton(f, o.lr), f, action, w, o.steps, teleport_schedule::never(),
                                         settings, o.seed, state_policy::keep, record_points<N>(damped.points));
 
-    // ‖∇L‖² as a fraction of its largest value on the level set, 4·λ_max·L (Prop. 5.5), and the
-    // distance of the closest point of the level set to the minimum, √(L/λ_max) (Prop. 5.6).
-    const auto grad_ratio = [&](const step_record& s) { return s.grad_norm_sq / (4.0 * lambda_max * s.loss); };
-    const auto closest = [&](double loss) { return std::sqrt(loss / lambda_max); };
+    // ‖∇L‖² as a fraction of its largest value on the level set (Prop. 5.5), and the distance of the
+    // level set's closest point to the minimum (Prop. 5.6).
+    const auto ratio = [&](double loss, double g2) { return problems::level_set_grad_ratio(lambda_max, loss, g2); };
+    const auto grad_ratio = [&](const step_record& s) { return ratio(s.loss, s.grad_norm_sq); };
+    const auto closest = [&](double loss) { return problems::level_set_distance_to_minimum(lambda_max, loss); };
 
     // --- files
     const fs::path dir = o.out;
@@ -245,8 +246,8 @@ int run(const options& o, const std::vector<double>& given_matrix) {
             t["distance_before"] = norm(m.moves.before[i]);
             t["distance_after"] = norm(m.moves.after[i]);
             t["closest_distance_on_level_set"] = closest(r.loss_before);
-            t["grad_ratio_before"] = json_number(r.grad_norm_sq_before / (4.0 * lambda_max * r.loss_before));
-            t["grad_ratio_after"] = json_number(r.grad_norm_sq_after / (4.0 * lambda_max * r.loss_after));
+            t["grad_ratio_before"] = json_number(ratio(r.loss_before, r.grad_norm_sq_before));
+            t["grad_ratio_after"] = json_number(ratio(r.loss_after, r.grad_norm_sq_after));
         }
         summary["methods"].push_back(std::move(j));
     }
@@ -293,8 +294,7 @@ int run(const options& o, const std::vector<double>& given_matrix) {
         std::printf("  Prop. 5.6, teleport at step %zu: |w - w*| %.6e -> %.6e; closest point of the level set: %.6e\n",
                     r.step, norm(teleported.moves.before[i]), norm(teleported.moves.after[i]), closest(r.loss_before));
         std::printf("  Prop. 5.5: |grad L|^2 / max on the level set: %.6f before, %.10f after the teleport",
-                    r.grad_norm_sq_before / (4.0 * lambda_max * r.loss_before),
-                    r.grad_norm_sq_after / (4.0 * lambda_max * r.loss_after));
+                    ratio(r.loss_before, r.grad_norm_sq_before), ratio(r.loss_after, r.grad_norm_sq_after));
         // along the following GD steps, up to the next teleport or the end
         double lowest = 1.0;
         std::size_t last = r.step, kept = r.step;

@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "derivative_check.hpp"
+#include "teleport/core/vector_ops.hpp"
 #include "teleport/problems/booth.hpp"
 #include "teleport/problems/quadratic.hpp"
 #include "teleport/problems/rosenbrock.hpp"
@@ -69,6 +70,40 @@ TEST_CASE("random_spd_log_spaced: the spectrum it is named after, a random rotat
     REQUIRE(problems::random_spd_log_spaced<4>(again, 100.0) == first);
     // and a quadratic accepts it
     REQUIRE_NOTHROW(problems::quadratic<4>(first));
+}
+
+TEST_CASE("quadratic level sets: the largest gradient and the closest point (Props. 5.5, 5.6)", "[problems]") {
+    constexpr std::size_t n = 5;
+    const auto a = random_spd<n>(31);
+    const problems::quadratic<n> f(a);
+    xt::xtensor<double, 2> m = xt::adapt(a, std::vector<std::size_t>{n, n});
+    const auto [values, vectors] = xt::linalg::eigh(m);  // ascending
+    const double lambda_max = values(n - 1);
+    std::array<double, n> g{};
+    // at a top eigenvector, scaled onto any level set: the largest ‖∇L‖², the closest point
+    for (const double scale : {0.1, 1.0, 3.0}) {
+        std::array<double, n> w{};
+        for (std::size_t i = 0; i < n; ++i) w[i] = scale * vectors(i, n - 1);
+        const double loss = f.evaluate_with_gradient(w, g);
+        REQUIRE(problems::level_set_grad_ratio(lambda_max, loss, teleport::squared_norm(g)) == Approx(1.0).epsilon(1e-12));
+        REQUIRE(problems::level_set_distance_to_minimum(lambda_max, loss) == Approx(scale).epsilon(1e-12));
+    }
+    // anywhere else: a smaller gradient and a point farther from the minimum
+    std::mt19937_64 rng(32);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    for (int t = 0; t < 200; ++t) {
+        std::array<double, n> w{};
+        for (double& e : w) e = u(rng);
+        const double loss = f.evaluate_with_gradient(w, g);
+        REQUIRE(problems::level_set_grad_ratio(lambda_max, loss, teleport::squared_norm(g)) <= 1.0 + 1e-12);
+        REQUIRE(problems::level_set_distance_to_minimum(lambda_max, loss) <= std::sqrt(teleport::squared_norm(w)) * (1 + 1e-12));
+    }
+    // the second eigenvector reaches λ_2/λ_max of the largest gradient
+    std::array<double, n> w{};
+    for (std::size_t i = 0; i < n; ++i) w[i] = vectors(i, n - 2);
+    const double loss = f.evaluate_with_gradient(w, g);
+    REQUIRE(problems::level_set_grad_ratio(lambda_max, loss, teleport::squared_norm(g)) ==
+            Approx(values(n - 2) / lambda_max).epsilon(1e-10));
 }
 
 TEST_CASE("random_spd_log_spaced rejects a condition number below 1", "[problems][errors]") {

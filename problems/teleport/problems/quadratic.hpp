@@ -81,6 +81,17 @@ std::array<double, N * N> random_spd_log_spaced(std::mt19937_64& rng, double con
     return a;
 }
 
+/// The level set {w : wᵀAw = loss} of L_A, through A's largest eigenvalue λ_max (paper §5.3): its
+/// largest ‖∇L‖² = ‖2Aw‖² is 4·λ_max·loss (maximize ‖2Au‖² subject to uᵀAu = loss: Lagrange makes u
+/// an eigenvector, the largest eigenvalue wins), reached at its points closest to the minimum 0, at
+/// distance √(loss/λ_max) (Props. 5.5, 5.6).
+inline double level_set_max_grad_norm_sq(double lambda_max, double loss) { return 4.0 * lambda_max * loss; }
+inline double level_set_distance_to_minimum(double lambda_max, double loss) { return std::sqrt(loss / lambda_max); }
+/// ‖∇L(w)‖² as a fraction of the largest on w's level set: 1 exactly at the level set's maximizers.
+inline double level_set_grad_ratio(double lambda_max, double loss, double grad_norm_sq) {
+    return grad_norm_sq / level_set_max_grad_norm_sq(lambda_max, loss);
+}
+
 /// A = B Bᵀ + shift·I (row-major), B with standard normal entries from a generator seeded with
 /// `seed`. Superseded by random_spd_log_spaced; kept only while tests/test_teleport.cpp still
 /// calls it.

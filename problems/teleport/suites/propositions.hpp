@@ -540,7 +540,7 @@ template <std::size_t N, class F>
 double gradient_deficiency(const F& f, const quadratic_form<N>& q, const vec<N>& w) {
     vec<N> g{};
     const double c = f.evaluate_with_gradient(w, g);
-    return 1.0 - dot(g, g) / (4.0 * q.lambda_max() * c);
+    return 1.0 - problems::level_set_grad_ratio(q.lambda_max(), c, dot(g, g));
 }
 }  // namespace detail
 
