@@ -64,13 +64,13 @@ struct split_metrics {
 };
 
 /// The metrics of the samples x (d_0 × n) with these labels at w, through the network's own loss
-/// in blocks of `block` columns (the net's data is replaced): ‖∇L‖² of the full gradient when
-/// `gradient`, the fraction of samples whose largest logit is their label when `accuracy` (NaN
-/// otherwise).
+/// in blocks of `block` columns (the net's data is replaced; labels 0 … classes−1): ‖∇L‖² of the
+/// full gradient when `gradient`, the fraction of samples whose largest logit is their label when
+/// `accuracy` (NaN otherwise).
 template <class Net>
 split_metrics evaluate_split(Net& net, const typename Net::parameters& w, const xt::xtensor<typename Net::value_type, 2>& x,
                              const std::vector<std::uint8_t>& labels, std::size_t block, bool gradient,
-                             bool accuracy) {
+                             bool accuracy, std::size_t classes = 10) {
     static_assert(classifier_network<Net>,
                   "evaluate_split requires 'net' to provide set_data(X, Y), evaluate(w), evaluate_with_gradient(w, g) "
                   "and predict(w)");
@@ -85,7 +85,7 @@ split_metrics evaluate_split(Net& net, const typename Net::parameters& w, const 
         auto bx = xt::xtensor<T, 2>::from_shape({pixels, nb});
         for (std::size_t p = 0; p < pixels; ++p)
             std::copy_n(x.data() + p * n + a, nb, bx.data() + p * nb);
-        auto by = one_hot<T>(std::span<const std::uint8_t>(labels).subspan(a, nb));
+        auto by = one_hot<T>(std::span<const std::uint8_t>(labels).subspan(a, nb), classes);
         net.set_data(std::move(bx), std::move(by));
         const double weight = double(nb) / double(n);
         if (gradient) {
@@ -159,11 +159,11 @@ class classification_data {
 
     /// Loss, accuracy and ‖∇L‖² over the training split.
     split_metrics train(const parameters& w) const {
-        return evaluate_split(*net_, w, *train_x_, *train_y_, block_, true, true);
+        return evaluate_split(*net_, w, *train_x_, *train_y_, block_, true, true, classes_);
     }
     /// Loss and accuracy over the validation split.
     split_metrics validation(const parameters& w) const {
-        return evaluate_split(*net_, w, *valid_x_, *valid_y_, block_, false, true);
+        return evaluate_split(*net_, w, *valid_x_, *valid_y_, block_, false, true, classes_);
     }
 
     Net& net() const { return *net_; }
