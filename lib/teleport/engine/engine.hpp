@@ -126,11 +126,11 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
         settings.strategy);
 }
 
-/// One teleport of w (replaced by the point found when it is accepted); see the header comment.
-/// The result carries a gradient-like vector along the accepted move (empty when rejected).
+namespace detail {
+// the teleport of teleport_once below, for a type known to be a symmetry
 template <symmetry S>
 std::optional<transport_t<S>> teleport_once(const S& symmetry, typename S::point& w, const teleport_settings& settings,
-                                       std::mt19937_64& rng, teleport_report& report) {
+                                            std::mt19937_64& rng, teleport_report& report) {
     report.accepted = false;
     report.rejection.clear();
     report.theta0.clear();
@@ -182,6 +182,24 @@ std::optional<transport_t<S>> teleport_once(const S& symmetry, typename S::point
         return position->transport();
     }
     return std::nullopt;
+}
+}  // namespace detail
+
+/// One teleport of w by the symmetry s (w replaced by the point found when it is accepted); see the
+/// header comment. The result carries a gradient-like vector along the accepted move (empty when
+/// rejected).
+template <class S, class Point>
+auto teleport_once(const S& s, Point& w, const teleport_settings& settings, std::mt19937_64& rng,
+                   teleport_report& report) {
+    static_assert(symmetry<S>,
+                  "teleport_once(s, w, settings, rng, report) requires 's' to be a symmetry: a type 'point', "
+                  "s.measure(w) returning a point_measure and s.start(w, settings, rng) returning an orbit "
+                  "position (teleport/engine/symmetry.hpp)");
+    if constexpr (symmetry<S>) {
+        static_assert(std::is_same_v<Point, typename S::point>,
+                      "teleport_once(s, w, …) requires 'w' to be the symmetry's point type");
+        return detail::teleport_once(s, w, settings, rng, report);
+    }
 }
 
 }  // namespace teleport
