@@ -216,31 +216,6 @@ std::vector<mnist_method> make_methods(const options& o, const std::set<std::siz
 }
 
 
-/// The progress line on stderr after every epoch of a method.
-struct epoch_log {
-    const mnist_method* m;
-    const minibatch_run* run;
-    std::size_t epochs, first;
-    clock_type::time_point start = clock_type::now();
-    double elapsed = 0;  // training and teleport seconds at the last line
-
-    template <class P>
-    void end_epoch(const P& p) {
-        const auto& r = run->epochs.back();
-        const std::size_t epoch = p.epochs - 1;
-        double teleports = 0;
-        for (const auto& t : run->teleports) teleports += t.report.step == epoch ? t.seconds : 0.0;
-        const double s = p.elapsed - elapsed - teleports, wall = seconds_since(start);
-        elapsed = p.elapsed;
-        const double left = wall / double(epoch + 1 - first) * double(epochs - epoch - 1);
-        std::fprintf(stderr,
-                     "mnist: %-17s epoch %3zu/%zu  loss %.5f  acc %.4f  val_loss %.5f  val_acc %.4f  %.2f s training, "
-                     "%.0f s so far, ~%.0f s left%s\n",
-                     m->label.c_str(), epoch + 1, epochs, r.train.loss, r.train.accuracy, r.valid.loss,
-                     r.valid.accuracy, s, wall, left, r.teleported ? "  (teleported)" : "");
-    }
-};
-
 // --- output ------------------------------------------------------------------------------------
 
 void write_method_csv(const fs::path& path, const mnist_method& m) {
@@ -473,7 +448,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
                     std::mt19937_64(o.seed ^ 0x54454c45ull), 0.0};
             if (from) restore(*from, p);
             minibatch_optimize_with_teleport(opt, data, batches, symmetry, plan, data, p, o.epochs, record, saving,
-                                             epoch_log{&m, &record, o.epochs, p.epochs});
+                                             print_epochs(stderr, "mnist", m.label, record, o.epochs));
         };
         if (m.optimizer == "adagrad") train(adagrad_opt);
         else train(sgd_opt);

@@ -32,8 +32,10 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -419,6 +421,47 @@ class record_epochs {
     const minibatch_progress<Vec, State>* progress_;
     minibatch_run* run_;
     double elapsed_;  // progress.elapsed when the training time was last attributed
+};
+
+/// One line per epoch on a stream ("NAME: LABEL epoch e/E  loss …  acc …  val_loss …  val_acc …,
+/// the epoch's training seconds, the wall time so far and an estimate of the rest"): a callback of
+/// the mini-batch loop, after record_epochs.
+class print_epochs {
+  public:
+    print_epochs(std::FILE* out, std::string name, std::string label, const minibatch_run& run, std::size_t epochs)
+        : out_(out), name_(std::move(name)), label_(std::move(label)), run_(&run), epochs_(epochs) {}
+
+    template <class Vec>
+    void begin(const Vec&) {
+        start_ = clock::now();
+        train_seconds_ = run_->train_seconds;
+    }
+
+    template <class Progress>
+    void end_epoch(const Progress& p) {
+        const auto& r = run_->epochs.back();
+        const std::size_t epoch = p.epochs - 1;
+        if (!first_) first_ = epoch;
+        const double s = run_->train_seconds - train_seconds_;
+        const double wall = std::chrono::duration<double>(clock::now() - start_).count();
+        const double left = wall / double(epoch + 1 - *first_) * double(epochs_ - epoch - 1);
+        train_seconds_ = run_->train_seconds;
+        std::fprintf(out_,
+                     "%s: %-17s epoch %3zu/%zu  loss %.5f  acc %.4f  val_loss %.5f  val_acc %.4f  %.2f s training, "
+                     "%.0f s so far, ~%.0f s left%s\n",
+                     name_.c_str(), label_.c_str(), epoch + 1, epochs_, r.train.loss, r.train.accuracy, r.valid.loss,
+                     r.valid.accuracy, s, wall, left, r.teleported ? "  (teleported)" : "");
+    }
+
+  private:
+    using clock = std::chrono::steady_clock;
+    std::FILE* out_;
+    std::string name_, label_;
+    const minibatch_run* run_;
+    std::size_t epochs_;
+    clock::time_point start_ = clock::now();
+    double train_seconds_ = 0;
+    std::optional<std::size_t> first_;  // the first epoch of this call
 };
 
 /// The paper's SGD with teleports (Algorithm 1, mini-batch form) as one call: minibatch_optimize
