@@ -21,7 +21,8 @@ namespace {
 
 template <std::size_t N>
 std::array<double, N * N> random_spd(std::uint64_t seed) {
-    return teleport::problems::random_spd<N>(seed, 0.5);
+    std::mt19937_64 rng(seed);
+    return teleport::problems::random_spd_log_spaced<N>(rng, 10.0);
 }
 
 // The search of a teleport from w (engine::search on the symmetry's starting position), without

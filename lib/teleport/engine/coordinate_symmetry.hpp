@@ -58,9 +58,7 @@ class teleport_objective {
     static constexpr std::size_t dimension = algebra::dimension;
     using point = std::array<double, n>;
     using coordinates = std::array<double, dimension>;
-    static_assert(teleportable_function<F, point>,
-                  "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
-                  "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+    static_assert(require_teleportable_function<F, point>());
     static_assert(point_objective<Objective, F, point>,
                   "a teleport objective requires value(f, w, g, loss) and value_and_gradient(f, w, g, dj)");
 
@@ -87,15 +85,13 @@ class teleport_objective {
 
     /// J(θ), with ∇_θ J written to grad.
     double value_and_gradient(const coordinates& theta, coordinates& grad) const {
-        const auto element = groups::exponential<algebra>(theta, map_);
-        const point w_moved = action_->apply(element.g, w_);
-        point g{}, dj{};
-        const double j = objective_.value_and_gradient(*f_, w_moved, g, dj);
-        for (std::size_t k = 0; k < dimension; ++k) {
-            const auto dg = groups::exponential_derivative<algebra>(theta, k, element, map_);
-            grad[k] = teleport::dot(dj, action_->apply_derivative(element.g, dg, w_));
-        }
-        return j;
+        double loss = 0;
+        return value_and_gradient(theta, grad, loss, false);
+    }
+
+    /// J(θ), with ∇_θ J written to grad and L(w′) to loss.
+    double value_and_gradient(const coordinates& theta, coordinates& grad, double& loss) const {
+        return value_and_gradient(theta, grad, loss, true);
     }
 
     const point& base() const { return w_; }
@@ -104,6 +100,22 @@ class teleport_objective {
     const Objective& objective() const { return objective_; }
 
   private:
+    double value_and_gradient(const coordinates& theta, coordinates& grad, double& loss, bool with_loss) const {
+        const auto element = groups::exponential<algebra>(theta, map_);
+        const point w_moved = action_->apply(element.g, w_);
+        point g{}, dj{};
+        const double j = objective_.value_and_gradient(*f_, w_moved, g, dj);
+        for (std::size_t k = 0; k < dimension; ++k) {
+            const auto dg = groups::exponential_derivative<algebra>(theta, k, element, map_);
+            grad[k] = teleport::dot(dj, action_->apply_derivative(element.g, dg, w_));
+        }
+        if (with_loss) {
+            point scratch{};
+            loss = double(evaluate_with_gradient(*f_, w_moved, scratch));
+        }
+        return j;
+    }
+
     const F* f_;
     const Action* action_;
     point w_;
@@ -145,6 +157,11 @@ class coordinate_orbit {
         : objective_(std::move(objective)), theta_(theta) {}
 
     double value_and_gradient(direction& d) const { return objective_.value_and_gradient(theta_, d); }
+    /// J, its gradient and the loss in one evaluation: a search's trial step costs one evaluation
+    /// and, when it succeeds, leaves the gradient there (an HVP is as cheap as a value here).
+    double value_and_gradient(direction& d, double& loss) const {
+        return objective_.value_and_gradient(theta_, d, loss);
+    }
     double value(double& loss) const { return objective_.value(theta_, loss); }
     void step(const direction& d, double a) {
         for (std::size_t i = 0; i < d.size(); ++i) theta_[i] += a * d[i];
@@ -175,9 +192,7 @@ class action_symmetry {
   public:
     using point = std::array<double, Action::n>;
     using algebra = typename Action::algebra;
-    static_assert(teleportable_function<F, point>,
-                  "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
-                  "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+    static_assert(require_teleportable_function<F, point>());
 
     action_symmetry(const F& f, const Action& action, Objective objective = {})
         : f_(&f), action_(&action), objective_(std::move(objective)) {}

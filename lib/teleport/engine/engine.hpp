@@ -51,6 +51,8 @@ template <orbit_position O, class Invariant>
 void search(O& position, const teleport_settings& settings, std::mt19937_64& rng, teleport_report& report,
             Invariant&& invariant) {
     using direction = typename O::direction;
+    // a position whose gradient costs about what its value does evaluates trials with both
+    constexpr bool fused_trial = requires(O& o, direction& d, double& loss) { o.value_and_gradient(d, loss); };
     std::size_t& evaluations = report.objective_evaluations;
     evaluations = 0;
     direction d{};
@@ -90,13 +92,35 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
                     bool improved = false;
                     for (std::size_t h = 0; h <= s.max_halvings; ++h, step *= 0.5) {
                         O trial = position;
-                        const double v = try_value(trial, [&](O& p) { p.step(std::as_const(d), step / norm); });
-                        if (v > value) {  // false for NaN: a failed trial
-                            position = std::move(trial);
-                            value = double(position.value_and_gradient(d));
+                        if constexpr (fused_trial) {
+                            // one evaluation per trial; a successful one leaves its gradient
+                            direction trial_d{};
+                            double v = std::numeric_limits<double>::quiet_NaN();
+                            try {
+                                trial.step(std::as_const(d), step / norm);
+                                double loss = 0;
+                                v = double(trial.value_and_gradient(trial_d, loss));
+                                if (!invariant(loss)) v = std::numeric_limits<double>::quiet_NaN();
+                            } catch (const std::domain_error&) {
+                                // too long a step
+                            }
                             ++evaluations;
-                            improved = true;
-                            break;
+                            if (std::isfinite(v) && v > value) {
+                                position = std::move(trial);
+                                d = std::move(trial_d);
+                                value = v;
+                                improved = true;
+                                break;
+                            }
+                        } else {
+                            const double v = try_value(trial, [&](O& p) { p.step(std::as_const(d), step / norm); });
+                            if (v > value) {  // false for NaN: a failed trial
+                                position = std::move(trial);
+                                value = double(position.value_and_gradient(d));
+                                ++evaluations;
+                                improved = true;
+                                break;
+                            }
                         }
                     }
                     if (!improved) break;  // a local maximum to within the smallest step

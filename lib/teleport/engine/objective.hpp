@@ -28,6 +28,16 @@ concept teleportable_function =
     (requires(const F& f, const Vec& x, const Vec& v, Vec& out) { f.hessian_vector_product(x, v, out); } ||
      requires(const F& f, const Vec& x, const Vec& v, Vec& g, Vec& out) { f.hessian_vector_product(x, v, g, out); });
 
+/// Stops the build with one sentence when F is not a teleportable_function on Vec. Every entry
+/// point that needs a Hessian-vector product calls it (one place for the sentence).
+template <class F, class Vec>
+constexpr bool require_teleportable_function() {
+    static_assert(teleportable_function<F, Vec>,
+                  "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
+                  "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+    return teleportable_function<F, Vec>;
+}
+
 /// point_objective<J, F, Vec>: J is a teleport objective for the loss F on points Vec.
 template <class J, class F, class Vec>
 concept point_objective = requires(const J& j, const F& f, const Vec& w, Vec& g, Vec& dj, double& loss) {
@@ -60,9 +70,7 @@ struct squared_gradient_norm {
     }
     template <class F, class Vec>
     double value_and_gradient(const F& f, const Vec& w, Vec& g, Vec& dj) const {
-        static_assert(teleportable_function<F, Vec>,
-                      "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
-                      "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+        static_assert(require_teleportable_function<F, Vec>());
         detail::gradient_and_hessian_times_gradient(f, w, g, dj);
         using T = value_type_t<Vec>;
         for (auto& e : dj) e *= T(2);
@@ -85,9 +93,7 @@ struct metric_gradient_norm {
     template <class F>
     double value_and_gradient(const F& f, const std::array<double, N>& w, std::array<double, N>& g,
                               std::array<double, N>& dj) const {
-        static_assert(teleportable_function<F, std::array<double, N>>,
-                      "a teleport requires the loss to provide evaluate(x) and gradient(x, g) (or "
-                      "evaluate_with_gradient(x, g)) and hessian_vector_product(x, v, out)");
+        static_assert(require_teleportable_function<F, std::array<double, N>>());
         f.gradient(w, g);
         const auto eta_g = eta.apply(g);
         f.hessian_vector_product(w, eta_g, dj);  // H η ∇L

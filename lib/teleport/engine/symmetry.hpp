@@ -27,6 +27,9 @@
 //     o.jump(rng, lo, hi)           replace g by the element at algebra coordinates drawn
 //                                   uniformly from [lo, hi) in the orbit's chart (random search)
 //     o.coordinates()               the chart coordinates of g, for the report (θ)
+//     o.value_and_gradient(d, loss) J, its gradient and the loss at once: where the gradient costs
+//                                   about what the value does (fixed-size problems), a trial step
+//                                   of normalized ascent is one such evaluation
 //
 // A position is copied for a trial step and dropped when the trial fails, so step() may throw
 // std::domain_error when a step leaves the region where the group element is defined (a singular
