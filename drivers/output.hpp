@@ -27,6 +27,9 @@
 #include <nlohmann/json.hpp>
 #include <xtensor-blas/xblas_config.hpp>
 #include <xtensor/xtensor_config.hpp>
+
+#include "teleport/train/files.hpp"
+
 #if __has_include(<openblas_config.h>)
 #include <openblas_config.h>
 #endif
@@ -37,39 +40,6 @@ namespace teleport::drivers {
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
-
-/// Write `content` to `path` so that the file is either absent, the previous version, or complete:
-/// the text goes to a temporary file in the same folder, which is then renamed over `path`.
-inline void write_file_atomic(const fs::path& path, std::string_view content) {
-    const fs::path temporary =
-        path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
-    std::error_code ignored;
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        if (!out) throw std::runtime_error("cannot write " + temporary.string());
-        out.write(content.data(), static_cast<std::streamsize>(content.size()));
-        out.close();
-        if (!out) {
-            fs::remove(temporary, ignored);
-            throw std::runtime_error("writing " + path.string() + " failed");
-        }
-    }
-    std::error_code ec;
-    fs::rename(temporary, path, ec);
-    if (ec) {
-        fs::remove(temporary, ignored);
-        throw std::runtime_error("cannot rename " + temporary.string() + " to " + path.string() + ": " + ec.message());
-    }
-}
-
-/// Create the output folder (and its parents); a clear error when that is impossible.
-inline void make_output_directory(const fs::path& dir) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir))
-        throw std::runtime_error("cannot create the output folder " + dir.string() +
-                                 (ec ? ": " + ec.message() : std::string()));
-}
 
 /// A number as text that reads back to the same double ("nan", "inf" when not finite).
 inline std::string format_double(double v) {
@@ -145,14 +115,6 @@ inline json command_line_json(int argc, char** argv) {
     json args = json::array();
     for (int i = 0; i < argc; ++i) args.push_back(argv[i]);
     return args;
-}
-
-/// A JSON library error as one short line: a parse error quotes what it read last, which can be
-/// thousands of characters.
-inline std::string json_error_text(const json::exception& e) {
-    std::string what = e.what();
-    if (what.size() > 200) what = what.substr(0, 197) + "...";
-    return what;
 }
 
 /// The versions a run was built with, for summary.json.

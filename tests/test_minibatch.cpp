@@ -60,13 +60,6 @@ struct tiny_data {
     }
 };
 
-struct npy_files {
-    template <class Vec>
-    void save(const std::filesystem::path& path, const Vec& v) const { io::save_npy(path, v); }
-    template <class Vec>
-    Vec load(const std::filesystem::path& path, std::size_t n) const { return io::load_npy_vector<double>(path, n); }
-};
-
 /// A fresh folder under the temporary directory, removed at the end of the test.
 struct scratch_dir {
     std::filesystem::path path;
@@ -298,8 +291,8 @@ TEST_CASE("a run stopped and continued from its checkpoint is the uninterrupted 
     };
     auto vectors = [&](std::size_t i) { return i == 0 ? optimizer_vector_count(sgd, pb.w0) : optimizer_vector_count(ada, pb.w0); };
 
-    checkpoint whole_ck(dir.path / "whole", "test checkpoint 1", config, checkpoint_build({}), npy_files{});
-    run_sequence<npy_files, vec> whole(whole_ck, names, epochs);
+    checkpoint whole_ck(dir.path / "whole", "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
+    run_sequence<io::npy_files, vec> whole(whole_ck, names, epochs);
     REQUIRE(whole.run(run_one, std::numeric_limits<std::size_t>::max()));
     const auto whole_w = final_w;
     REQUIRE(whole.records()[1].teleports.size() == 4);
@@ -308,14 +301,14 @@ TEST_CASE("a run stopped and continued from its checkpoint is the uninterrupted 
     for (std::size_t stop : {1, 4, 6}) {
         const auto folder = dir.path / ("stop" + std::to_string(stop));
         {
-            checkpoint ck(folder, "test checkpoint 1", config, checkpoint_build({}), npy_files{});
-            run_sequence<npy_files, vec> first(ck, names, epochs);
+            checkpoint ck(folder, "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
+            run_sequence<io::npy_files, vec> first(ck, names, epochs);
             CHECK_FALSE(first.run(run_one, stop));
             CHECK(std::filesystem::exists(ck.file()));
         }
         final_w.assign(2, vec{});
-        checkpoint ck(folder, "test checkpoint 1", config, checkpoint_build({}), npy_files{});
-        run_sequence<npy_files, vec> resumed(ck, names, epochs);
+        checkpoint ck(folder, "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
+        run_sequence<io::npy_files, vec> resumed(ck, names, epochs);
         resumed.resume(pb.w0.size(), vectors);
         CHECK(resumed.first() == stop / epochs);
         CHECK(resumed.saved().has_value() == (stop % epochs != 0));
@@ -340,13 +333,13 @@ TEST_CASE("a checkpoint of another configuration, or with a damaged array, is re
         minibatch_optimize_with_teleport(ada, pb.data, pb.batches, pb.symmetry, pb.plan, pb.data, p, 3, record, callback);
     };
     auto vectors = [&](std::size_t) { return optimizer_vector_count(ada, pb.w0); };
-    checkpoint ck(dir.path, "test checkpoint 1", config, checkpoint_build({}), npy_files{});
-    run_sequence<npy_files, vec> first(ck, {"adagrad"}, 3);
+    checkpoint ck(dir.path, "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
+    run_sequence<io::npy_files, vec> first(ck, {"adagrad"}, 3);
     REQUIRE_FALSE(first.run(run_one, 1));
 
     auto problem = [&](const json& cfg, const std::string& format) {
-        checkpoint other(dir.path, format, cfg, checkpoint_build({}), npy_files{});
-        run_sequence<npy_files, vec> seq(other, {"adagrad"}, 3);
+        checkpoint other(dir.path, format, cfg, checkpoint_build({}), io::npy_files{});
+        run_sequence<io::npy_files, vec> seq(other, {"adagrad"}, 3);
         try {
             seq.resume(pb.w0.size(), vectors);
         } catch (const checkpoint_error& e) {
@@ -358,7 +351,7 @@ TEST_CASE("a checkpoint of another configuration, or with a damaged array, is re
     CHECK(problem({{"epochs", 4}}, "test checkpoint 1") == checkpoint_problem::other_configuration);
     CHECK(problem(config, "another checkpoint 1") == checkpoint_problem::corrupt);
     {
-        checkpoint other(dir.path, "test checkpoint 1", config, checkpoint_build({{"compiler", "another"}}), npy_files{});
+        checkpoint other(dir.path, "test checkpoint 1", config, checkpoint_build({{"compiler", "another"}}), io::npy_files{});
         other.load();
         CHECK(other.build_difference().find("/versions") == 0);  // allowed, but said
     }

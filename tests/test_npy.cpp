@@ -197,6 +197,22 @@ TEST_CASE("npy round trip of double and float vectors", "[npy]")
     CHECK(same(load_npy_vector<double>(dir / "col.npy"), xt::xtensor<double, 1>{4.0, 5.0}));
 }
 
+TEST_CASE("npy_files: a checkpoint's vectors read back bit for bit, of the size asked for only", "[npy]")
+{
+    const temp_dir dir;
+    using doubles = xt::xtensor<double, 1>;
+    using floats = xt::xtensor<float, 1>;
+    const teleport::io::npy_files files;
+    const doubles d{0.5, -1e-10, 2.0 / 7.0, std::nextafter(1.0, 2.0)};
+    files.save(dir / "d.npy", d);
+    CHECK(same(files.load<doubles>(dir / "d.npy", 4), d));
+    const floats f{0.25f, 1.0f / 3.0f};
+    files.save(dir / "f.npy", f);
+    CHECK(same(files.load<floats>(dir / "f.npy", 2), f));
+    CHECK_THROWS_AS(files.load<doubles>(dir / "d.npy", 3), npy_error);
+    CHECK_THROWS_AS(files.load<doubles>(dir / "missing.npy", 4), npy_error);
+}
+
 TEST_CASE("npy writer produces numpy's exact bytes", "[npy]")
 {
     const temp_dir dir;

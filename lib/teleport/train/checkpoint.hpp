@@ -9,7 +9,7 @@
 // CRC-32, so a resumed run is the uninterrupted one and a damaged checkpoint is refused with one
 // line that says what is wrong.
 //
-//     checkpoint ck(dir, "my checkpoint 1", config, checkpoint_build(versions), npy_files{});
+//     checkpoint ck(dir, "my checkpoint 1", config, checkpoint_build(versions), io::npy_files{});
 //     ... minibatch_optimize_with_teleport(..., p, epochs, run, checkpoint_epochs(ck, finished, "sgd", 0, run, epochs));
 //     const json doc = ck.load();              // --resume: the same format and configuration, or checkpoint_error
 //     auto saved = read_progress<Vec>(ck, doc.at("current"), "sgd", epochs, w0.size(), vectors, run);
@@ -46,6 +46,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "teleport/train/files.hpp"
 #include "teleport/train/minibatch.hpp"
 
 namespace teleport {
@@ -71,51 +72,6 @@ concept array_files = requires(const A& a, const std::filesystem::path& path, co
     { a.template load<Vec>(path, n) } -> std::convertible_to<Vec>;
 };
 
-namespace checkpoint_detail {
-
-using json = nlohmann::ordered_json;
-namespace fs = std::filesystem;
-
-/// Writes `content` so that the file is either absent, the previous version, or complete: the text
-/// goes to a temporary file in the same folder (".NAME.tmpPID"), which is then renamed over it.
-inline void write_file_atomic(const fs::path& path, std::string_view content) {
-    const fs::path temporary =
-        path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
-    std::error_code ignored;
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        if (!out) throw std::runtime_error("cannot write " + temporary.string());
-        out.write(content.data(), static_cast<std::streamsize>(content.size()));
-        out.close();
-        if (!out) {
-            fs::remove(temporary, ignored);
-            throw std::runtime_error("writing " + path.string() + " failed");
-        }
-    }
-    std::error_code ec;
-    fs::rename(temporary, path, ec);
-    if (ec) {
-        fs::remove(temporary, ignored);
-        throw std::runtime_error("cannot rename " + temporary.string() + " to " + path.string() + ": " + ec.message());
-    }
-}
-
-inline void make_directory(const fs::path& dir) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec || !fs::is_directory(dir))
-        throw std::runtime_error("cannot create the output folder " + dir.string() +
-                                 (ec ? ": " + ec.message() : std::string()));
-}
-
-/// A JSON library error as one short line: a parse error quotes what it read last.
-inline std::string error_text(const json::exception& e) {
-    std::string what = e.what();
-    if (what.size() > 200) what = what.substr(0, 197) + "...";
-    return what;
-}
-
-}  // namespace checkpoint_detail
 
 // --- exact numbers -------------------------------------------------------------------------------
 
@@ -365,7 +321,7 @@ class checkpoint {
                                    file().string() + " is corrupt or incomplete: " + e.what());
         } catch (const json::exception& e) {
             throw checkpoint_error(checkpoint_problem::corrupt,
-                                   file().string() + " is corrupt or incomplete: " + checkpoint_detail::error_text(e));
+                                   file().string() + " is corrupt or incomplete: " + json_error_text(e));
         }
     }
 
@@ -394,7 +350,7 @@ class checkpoint {
     json save_array(const Vec& v, const std::string& stem) {
         static_assert(array_files<Files, Vec>, "a checkpoint's Files must provide save(path, v) and load<Vec>(path, n)");
         const std::string name = stem + "-" + std::to_string(generation_) + ".npy";
-        checkpoint_detail::make_directory(dir_);
+        make_output_directory(dir_);
         files_.save(dir_ / name, v);
         written_.push_back(name);
         return {{"file", name}, {"size", v.size()}, {"crc32", checksum(v)}};
@@ -426,7 +382,7 @@ class checkpoint {
     /// deletes the arrays of the previous generation.
     void commit(json finished, json current) {
         namespace fs = std::filesystem;
-        checkpoint_detail::make_directory(dir_);
+        make_output_directory(dir_);
         json doc;
         doc["format"] = format_;
         doc["generation"] = generation_;
@@ -434,7 +390,7 @@ class checkpoint {
         doc["build"] = build_;
         doc["finished"] = std::move(finished);
         doc["current"] = std::move(current);
-        checkpoint_detail::write_file_atomic(file(), doc.dump(2) + "\n");
+        write_file_atomic(file(), doc.dump(2) + "\n");
         std::error_code ec;
         for (const auto& name : current_)
             if (std::find(written_.begin(), written_.end(), name) == written_.end()) fs::remove(dir_ / name, ec);

@@ -18,6 +18,7 @@
 // final '\n' to a multiple of 64 bytes exactly as numpy.save does. The bytes go to `file`.tmp,
 // which is then renamed over `file`, so `file` is only ever replaced by a complete array.
 // Values are written as they are: a non-finite value is saved, but load_npy_* will refuse it.
+// npy_files stores a checkpoint's parameter vectors (train/checkpoint.hpp) as such files.
 #pragma once
 
 #include <algorithm>
@@ -673,5 +674,21 @@ void save_npy(const std::filesystem::path& file, const xt::xtensor<T, 1>& a)
 {
     npy_detail::save(file, {a.shape(0)}, a.data(), a.size());
 }
+
+/// Parameter vectors as .npy files, the array files of a checkpoint (train/checkpoint.hpp,
+/// array_files): save writes one with save_npy, load reads one of exactly n values back.
+struct npy_files {
+    template <class Vec>
+    void save(const std::filesystem::path& file, const Vec& v) const
+    {
+        save_npy(file, v);
+    }
+
+    template <class Vec>
+    Vec load(const std::filesystem::path& file, std::size_t n) const
+    {
+        return load_npy_vector<typename Vec::value_type>(file, n);
+    }
+};
 
 }  // namespace teleport::io

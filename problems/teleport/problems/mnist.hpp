@@ -3,7 +3,7 @@
 // load_mnist reads train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] from a directory
 // with the strict IDX reader, checks that counts agree and labels are 0..9, optionally keeps the
 // first `limit` samples, shuffles with a Fisher–Yates pass driven by std::mt19937_64(seed)
-// (teleport::random_permutation, which also shuffles the training loop's mini-batches), and
+// (teleport::random_permutation of train/sampling.hpp, which also shuffles the mini-batches), and
 // splits into training and validation parts. Pixels are scaled to [0, 1] and stored with samples
 // as columns: train_x is (rows·cols) × n_train, so column k is sample k. load_mnist_test reads the
 // t10k files in file order. Debian's dataset-fashion-mnist package installs the four files in
@@ -30,7 +30,7 @@
 
 #include "teleport/io/idx.hpp"
 #include "teleport/train/evaluation.hpp"
-#include "teleport/train/minibatch.hpp"
+#include "teleport/train/sampling.hpp"
 
 namespace teleport::problems {
 
@@ -117,7 +117,7 @@ xt::xtensor<T, 2> mnist_columns(const io::idx_images& images, std::span<const st
 }  // namespace detail
 
 /// The Fisher–Yates permutation of 0, …, n−1 from std::mt19937_64(seed) that splits the data; the
-/// same permutation shuffles the mini-batches of the training loop (train/minibatch.hpp).
+/// same permutation shuffles the mini-batches of the training loop (train/sampling.hpp).
 inline std::vector<std::size_t> mnist_permutation(std::size_t n, std::uint64_t seed) { return random_permutation(n, seed); }
 
 /// Loads the training set from `dir`, keeps the first `limit` samples (0 = all), shuffles with
