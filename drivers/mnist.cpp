@@ -16,7 +16,6 @@
 // records the relative change of the validation loss (SPEC §5). The main job `reproduce` runs this
 // driver shortened; bench/bench_mnist.cpp times an SGD step and a teleport of this network.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -28,6 +27,7 @@
 
 #include "driver_common.hpp"
 #include "experiment.hpp"
+#include "minibatch_experiment.hpp"
 #include "network_experiment.hpp"
 #include "output.hpp"
 #include "teleport/engine/network_symmetry.hpp"
@@ -37,6 +37,7 @@
 #include "teleport/train/evaluation.hpp"
 #include "teleport/train/minibatch.hpp"
 #include "teleport/train/optimizers.hpp"
+#include "teleport/train/schedule_sweep.hpp"
 
 namespace {
 
@@ -74,240 +75,39 @@ struct options {
 };
 
 
-/// The checkpoint's arrays are .npy files.
-struct npy_files {
-    template <class Vec>
-    void save(const fs::path& path, const Vec& v) const { io::save_npy(path, v); }
-    template <class Vec>
-    Vec load(const fs::path& path, std::size_t n) const { return io::load_npy_vector<value_type_t<Vec>>(path, n); }
-};
-
 template <class T>
 using mnist_net = problems::mlp<T, 3, activation, problems::mlp_loss::cross_entropy>;
 
-/// One method of a run: an optimizer, when and on how many mini-batches it teleports, and what it
-/// gave. A run is a list of them (the four of Fig. 4, or plain SGD and the variants of a sweep).
-struct mnist_method {
-    std::string name, label;
-    std::string optimizer;  // "sgd" (gd on the mini-batch gradient) or "adagrad"
-    double learning_rate = 0;
-    bool teleport = false;
-    std::set<std::size_t> schedule;    // teleport before these 0-based epochs
-    std::size_t teleport_batches = 0;  // B: mini-batches teleported at each of them
-    minibatch_run run;
-
-    std::string optimizer_name() const { return optimizer == "sgd" ? "gd (mini-batch)" : "adagrad"; }
-};
-
-std::string epoch_list(const std::set<std::size_t>& epochs) {
-    return "[" + join(std::vector<std::size_t>(epochs.begin(), epochs.end())) + "]";
-}
-
-// --- the schedule study of Fig. 5 --------------------------------------------------------------
-
-/// Which hyperparameter of the teleport schedule varies, and its values.
-struct sweep_plan {
-    std::string kind;  // "when", "interval" or "batches"
-    std::vector<std::size_t> values;
-    std::size_t start = 0;      // interval: the epoch of the first teleport
-    std::size_t teleports = 0;  // interval: teleports per variant
-
-    std::string short_figure() const {
-        return kind == "when" ? "Fig. 5a, teleport epoch" : kind == "interval" ? "Fig. 5b, teleport interval"
-                                                                               : "Fig. 5c, teleported mini-batches";
-    }
-    std::string figure() const {
-        return kind == "when"       ? "Fig. 5a: one teleport at different epochs"
-               : kind == "interval" ? "Fig. 5b: " + std::to_string(teleports) + " teleports at different intervals"
-                                    : "Fig. 5c: teleports on different numbers of mini-batches";
-    }
-};
-
-/// The defaults of --sweep-values. The paper's text does not list the values of its Fig. 5; these
-/// cover the range it describes (before training, right after the first epoch, later; intervals
-/// from every epoch to every 10th; B = 1 to 8).
-std::string default_sweep_values(const std::string& kind) {
-    return kind == "when" ? "0,1,2,5,10" : kind == "interval" ? "1,2,5,10" : "1,2,4,8";
-}
-
-sweep_plan parse_sweep(const options& o, const std::set<std::size_t>& schedule) {
-    sweep_plan s;
-    s.kind = o.sweep;
+/// --sweep: the schedule study of Fig. 5 from the options; the options that do not apply to its
+/// kind are refused, and its values are checked against --epochs.
+schedule_sweep make_sweep(const options& o, const std::set<std::size_t>& schedule) {
+    schedule_sweep s;
+    s.kind = parse_sweep_kind(o.sweep);
     // a given but empty list is refused in main(); the defaults are not empty
-    const std::string text = o.sweep_values.empty() ? default_sweep_values(s.kind) : o.sweep_values;
-    s.values = parse_count_list(text, "--sweep-values");
-    if (s.kind == "when" && o.schedule_given)
+    s.values = o.sweep_values.empty() ? default_sweep_values(s.kind) : parse_count_list(o.sweep_values, "--sweep-values");
+    if (s.kind == sweep_kind::when && o.schedule_given)
         throw std::invalid_argument("--schedule does not apply to --sweep when: its epochs are the --sweep-values");
-    if (s.kind == "batches" && o.teleport_batches_given)
+    if (s.kind == sweep_kind::batches && o.teleport_batches_given)
         throw std::invalid_argument("--teleport-batches does not apply to --sweep batches: B are the --sweep-values");
-    if (s.kind != "interval" && o.sweep_teleports_given)
+    if (s.kind != sweep_kind::interval && o.sweep_teleports_given)
         throw std::invalid_argument("--sweep-teleports applies to --sweep interval only");
-    if (s.kind == "interval") {
+    if (s.kind == sweep_kind::interval) {
         if (schedule.size() != 1)
             throw std::invalid_argument("--sweep interval: --schedule must give the one epoch of the first teleport, got '" +
                                         o.schedule + "'");
         s.start = *schedule.begin();
         s.teleports = o.sweep_teleports;
     }
-    if (s.kind == "batches" && schedule.empty())
+    if (s.kind == sweep_kind::batches && schedule.empty())
         throw std::invalid_argument("--sweep batches: --schedule none leaves no epoch to teleport at");
-    std::set<std::size_t> seen;
-    for (std::size_t v : s.values) {
-        if (!seen.insert(v).second)
-            throw std::invalid_argument("--sweep-values: " + std::to_string(v) + " is listed twice");
-        if (s.kind == "when" && v >= o.epochs)
-            throw std::invalid_argument("--sweep-values: epoch " + std::to_string(v) + " is not below --epochs " +
-                                        std::to_string(o.epochs));
-        if (s.kind != "when" && v == 0)
-            throw std::invalid_argument(std::string("--sweep-values: ") +
-                                        (s.kind == "interval" ? "an interval" : "a number of mini-batches") +
-                                        " must be positive");
-        // interval: the last teleport, start + (teleports − 1)·v, must come before the last epoch
-        if (s.kind == "interval" && s.teleports > 1 && v > (o.epochs - 1 - s.start) / (s.teleports - 1))
-            throw std::invalid_argument("--sweep-values: " + std::to_string(s.teleports) +
-                                        " teleports every " + std::to_string(v) + " epochs from epoch " +
-                                        std::to_string(s.start) + " do not fit in --epochs " + std::to_string(o.epochs));
+    s.schedule = schedule;
+    s.batches = o.teleport_batches;
+    try {
+        s.check(o.epochs);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--sweep-values: ") + e.what());
     }
     return s;
-}
-
-/// The methods of a run: SGD and AdaGrad with and without teleports (Fig. 4), or plain SGD and one
-/// SGD variant per value of the sweep (Fig. 5), all with the same initialization and batches.
-std::vector<mnist_method> make_methods(const options& o, const std::set<std::size_t>& schedule,
-                                       const std::optional<sweep_plan>& sweep) {
-    auto method = [](std::string name, std::string label, std::string optimizer, double lr,
-                     std::set<std::size_t> epochs, std::size_t batches) {
-        mnist_method m;
-        m.name = std::move(name);
-        m.label = std::move(label);
-        m.optimizer = std::move(optimizer);
-        m.learning_rate = lr;
-        m.teleport = batches > 0;
-        m.schedule = std::move(epochs);
-        m.teleport_batches = batches;
-        return m;
-    };
-    std::vector<mnist_method> methods;
-    if (!sweep) {
-        methods.push_back(method("sgd", "sgd", "sgd", o.sgd_lr, {}, 0));
-        methods.push_back(method("sgd_teleport", "sgd + teleport", "sgd", o.sgd_lr, schedule, o.teleport_batches));
-        methods.push_back(method("adagrad", "adagrad", "adagrad", o.adagrad_lr, {}, 0));
-        methods.push_back(
-            method("adagrad_teleport", "adagrad + teleport", "adagrad", o.adagrad_lr, schedule, o.teleport_batches));
-        return methods;
-    }
-    methods.push_back(method("sgd", "sgd", "sgd", o.sgd_lr, {}, 0));
-    for (std::size_t v : sweep->values) {
-        const std::string value = std::to_string(v);
-        if (sweep->kind == "when") {
-            methods.push_back(method("sgd_teleport_epoch" + value, "teleport [" + value + "]", "sgd", o.sgd_lr, {v},
-                                     o.teleport_batches));
-        } else if (sweep->kind == "interval") {
-            std::set<std::size_t> epochs;
-            for (std::size_t k = 0; k < sweep->teleports; ++k) epochs.insert(sweep->start + k * v);
-            methods.push_back(method("sgd_teleport_interval" + value, "teleport " + epoch_list(epochs), "sgd", o.sgd_lr,
-                                     epochs, o.teleport_batches));
-        } else {
-            methods.push_back(method("sgd_teleport_batches" + value, "teleport " + epoch_list(schedule) + ", B = " + value,
-                                     "sgd", o.sgd_lr, schedule, v));
-        }
-    }
-    return methods;
-}
-
-
-// --- output ------------------------------------------------------------------------------------
-
-void write_method_csv(const fs::path& path, const mnist_method& m) {
-    csv_writer csv({"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "grad_norm_sq", "time_s", "teleported"});
-    for (const auto& r : m.run.epochs)
-        csv.row(r.epoch, r.train.loss, r.train.accuracy, r.valid.loss, r.valid.accuracy, r.train.grad_norm_sq, r.time_s,
-                r.teleported);
-    csv.write(path);
-}
-
-json method_json(const mnist_method& m) {
-    json j;
-    j["name"] = m.name;
-    j["label"] = m.label;
-    j["optimizer"] = m.optimizer_name();
-    j["learning_rate"] = m.learning_rate;
-    j["teleport"] = m.teleport;
-    if (m.teleport) {
-        j["schedule"] = std::vector<std::size_t>(m.schedule.begin(), m.schedule.end());
-        j["teleport_batches"] = m.teleport_batches;
-    }
-    j["csv"] = m.name + ".csv";
-    const auto& last = m.run.epochs.back();
-    j["final_loss"] = json_number(last.train.loss);
-    j["final_accuracy"] = json_number(last.train.accuracy);
-    j["final_val_loss"] = json_number(last.valid.loss);
-    j["final_val_accuracy"] = json_number(last.valid.accuracy);
-    j["final_grad_norm_sq"] = json_number(last.train.grad_norm_sq);
-    j["updates"] = last.epoch;  // epochs, as in the CSV
-    j["stop_reason"] = m.run.stop_reason;
-    j["total_seconds"] = m.run.train_seconds + m.run.teleport_seconds;
-    j["teleport_seconds"] = m.run.teleport_seconds;
-    j["evaluation_seconds"] = m.run.eval_seconds;
-    std::size_t accepted = 0;
-    json teleports = json::array();
-    for (const auto& t : m.run.teleports) {
-        json r = teleport_report_json(t.report);
-        r["batch"] = t.batch;
-        r["seconds"] = t.seconds;
-        r["val_loss_before"] = json_number(t.valid_before.loss);
-        r["val_loss_after"] = json_number(t.valid_after.loss);
-        r["val_relative_loss_change"] = json_number((t.valid_after.loss - t.valid_before.loss) / t.valid_before.loss);
-        r["val_accuracy_before"] = json_number(t.valid_before.accuracy);
-        r["val_accuracy_after"] = json_number(t.valid_after.accuracy);
-        teleports.push_back(std::move(r));
-        accepted += t.report.accepted ? 1 : 0;
-    }
-    j["teleports_accepted"] = accepted;
-    j["teleports"] = std::move(teleports);
-    return j;
-}
-
-/// Figures like the paper's Fig. 4 (or, for a sweep, its Fig. 5): training (solid) and validation
-/// (dashed) loss per epoch, ‖∇L‖² of the full training split per epoch, and validation accuracy.
-std::vector<std::string> render_figures(const fs::path& dir, const std::vector<mnist_method>& methods,
-                                        const std::string& title, gnuplot_renderer& gnuplot) {
-    if (gnuplot.terminal().empty()) return {};
-    const std::string term = gnuplot.terminal();
-    const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-    const std::size_t palette = std::size(colors);
-    std::string s = "# Figures of the MNIST experiment (" + title + "), written by the driver.\n"
-                    "# Re-render in this folder with: gnuplot figures.gp\n"
-                    "if (!exists(\"suffix\")) suffix = ''\nset encoding utf8\nset datafile separator ','\n";
-    auto head = [&](const std::string& file, const std::string& what, const std::string& ylabel, bool logy) {
-        s += "reset\nset terminal " + term + " size 800,520 enhanced\nset output '" + file + "'.suffix\n";
-        s += "set datafile separator ','\nset grid\nset key top right\n";
-        if (logy) s += "set logscale y\n";
-        s += "set title " + gnuplot_quote("MNIST, " + title + ": " + what) + "\nset xlabel 'epoch'\nset ylabel " +
-             gnuplot_quote(ylabel) + "\n";
-    };
-    auto curve = [&](std::size_t i, const std::string& column, const std::string& dash, const std::string& suffix,
-                     bool key = true) {
-        // past the palette, the colours repeat with a longer dash
-        const std::string dt = i < palette ? dash : dash == "1" ? "3" : "4";
-        return "'" + methods[i].name + ".csv' every ::1 using 1:" + column + " with lines lw 2 dt " + dt + " lc rgb '" +
-               colors[i % palette] + "' " + (key ? "title " + gnuplot_quote(methods[i].label + suffix) : "notitle");
-    };
-    head("loss.png", "training (solid) and validation (dashed) loss", "cross-entropy", true);
-    std::string plot = "plot ";
-    for (std::size_t i = 0; i < methods.size(); ++i)  // one key entry per method: its training curve
-        plot += curve(i, "2", "1", "") + ", " + curve(i, "4", "2", "", false) + (i + 1 < methods.size() ? ", " : "\n");
-    s += plot;
-    head("grad.png", "squared gradient norm of the training loss", "||∇L||^2", true);
-    plot = "plot ";
-    for (std::size_t i = 0; i < methods.size(); ++i) plot += curve(i, "6", "1", "") + (i + 1 < methods.size() ? ", " : "\n");
-    s += plot;
-    head("accuracy.png", "validation accuracy", "accuracy", false);
-    s += "set key bottom right\n";
-    plot = "plot ";
-    for (std::size_t i = 0; i < methods.size(); ++i) plot += curve(i, "5", "1", "") + (i + 1 < methods.size() ? ", " : "\n");
-    s += plot;
-    return gnuplot.render(dir, "figures.gp", s, {"loss.png", "grad.png", "accuracy.png"});
 }
 
 template <class T, class Action>
@@ -316,9 +116,10 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     using vector = xt::xtensor<T, 1>;
     const auto schedule = parse_schedule(o.schedule, o.epochs);
     const auto pairs = parse_pairs(o.pairs, 3);
-    std::optional<sweep_plan> sweep;
-    if (!o.sweep.empty()) sweep = parse_sweep(o, schedule);
-    auto methods = make_methods(o, schedule, sweep);
+    std::optional<schedule_sweep> sweep;
+    if (!o.sweep.empty()) sweep = make_sweep(o, schedule);
+    auto methods = sweep ? sweep_methods(o.sgd_lr, *sweep)
+                         : figure4_methods(o.sgd_lr, o.adagrad_lr, schedule, o.teleport_batches);
     const bool teleports = std::ranges::any_of(methods, [](const auto& m) { return m.teleport && !m.schedule.empty(); });
     if constexpr (!Action::data_free)
         for (std::size_t k : pairs)
@@ -359,18 +160,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     tp["batches"] = o.teleport_batches;
     tp["schedule_meaning"] = "teleport before these 0-based epochs, on the first B mini-batches of the epoch";
     config["teleport"] = tp;
-    if (sweep) {
-        json s;
-        s["kind"] = sweep->kind;
-        s["figure"] = sweep->figure();
-        s["values"] = sweep->values;
-        if (sweep->kind == "interval") {
-            s["start"] = sweep->start;
-            s["teleports"] = sweep->teleports;
-        }
-        s["methods"] = "plain SGD and one SGD variant per value; each method's schedule and B are in its entry";
-        config["sweep"] = s;
-    }
+    if (sweep) config["sweep"] = sweep_json(*sweep);
     config["grad_norm_sq"] = "squared norm of the full gradient of the mean loss over the training split";
     config["time_s"] = "training and teleport wall time; evaluation of the splits excluded";
     config["evaluation_block"] = o.eval_block;
@@ -385,8 +175,8 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     std::vector<std::string> names;
     for (const auto& m : methods) names.push_back(m.name);
     checkpoint ck(dir / "checkpoint", "teleport mnist checkpoint 1", config, checkpoint_build(library_versions()),
-                  npy_files{});
-    run_sequence<npy_files, vector> sequence(ck, names, o.epochs);
+                  io::npy_files{});
+    run_sequence<io::npy_files, vector> sequence(ck, names, o.epochs);
     if (o.resume) {
         try {
             sequence.resume(w0.size(), [&](std::size_t i) {
@@ -420,7 +210,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     const shuffled_batches batches(n_train, o.batch);
     for (const auto& m : methods)  // B of every method (0 without teleports), in the order of the sweep values
         if (m.teleport_batches > batches.count())
-            throw std::invalid_argument((sweep && sweep->kind == "batches" ? "--sweep-values: B = " : "--teleport-batches ") +
+            throw std::invalid_argument((sweep && sweep->kind == sweep_kind::batches ? "--sweep-values: B = " : "--teleport-batches ") +
                                         std::to_string(m.teleport_batches) + " but an epoch has only " +
                                         std::to_string(batches.count()) + " mini-batches");
     classification_data data(net, split.train_x, split.train_y, split.valid_x, split.valid_y, o.eval_block);
@@ -462,10 +252,10 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     for (std::size_t i = 0; i < methods.size(); ++i) methods[i].run = sequence.records()[i];
 
     // --- files
-    for (const auto& m : methods) write_method_csv(dir / (m.name + ".csv"), m);
+    for (const auto& m : methods) write_minibatch_csv(dir / (m.name + ".csv"), m);
     json summary;
     summary["driver"] = "mnist";
-    summary["experiment"] = sweep ? "MNIST teleport schedules (" + sweep->figure() + ")" : "MNIST classification (Fig. 4)";
+    summary["experiment"] = sweep ? "MNIST teleport schedules (" + sweep_figure(*sweep) + ")" : "MNIST classification (Fig. 4)";
     summary["loss"] = net_type::formula();
     json full;  // the configuration with the sizes of the split (known once the data is read) and the output options
     for (const auto& [key, value] : config.items()) {
@@ -481,11 +271,11 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     summary["config"] = full;
     summary["versions"] = library_versions();
     summary["methods"] = json::array();
-    for (const auto& m : methods) summary["methods"].push_back(method_json(m));
+    for (const auto& m : methods) summary["methods"].push_back(minibatch_method_json(m));
     std::vector<std::string> figures;
     if (o.plot) {
         gnuplot_renderer gnuplot("mnist");
-        figures = render_figures(dir, methods, sweep ? sweep->short_figure() : "Fig. 4", gnuplot);
+        figures = render_minibatch_figures(dir, methods, sweep ? sweep_short_figure(*sweep) : "Fig. 4", gnuplot);
     }
     summary["figures"] = figures;
     write_json(dir / "summary.json", summary);
@@ -493,48 +283,11 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
 
     // --- printed summary
     std::printf("MNIST (paper %s): L = %s, %s, widths %s, %zu/%zu train/validation images, batch %zu, %zu epochs\n",
-                sweep ? sweep->figure().c_str() : "Fig. 4", net_type::formula().c_str(), o.precision.c_str(),
+                sweep ? sweep_figure(*sweep).c_str() : "Fig. 4", net_type::formula().c_str(), o.precision.c_str(),
                 join(widths).c_str(), n_train, n_valid, o.batch, o.epochs);
-    int width = 18;
-    for (const auto& m : methods) width = std::max(width, int(m.label.size()));
-    std::printf("%-*s %10s %9s %10s %9s %12s %10s %10s %9s\n", width, "method", "loss", "accuracy", "val_loss",
-                "val_acc", "|grad L|^2", "train [s]", "teleport[s]", "teleports");
-    for (const auto& m : methods) {
-        const auto& r = m.run.epochs.back();
-        std::size_t accepted = 0;
-        for (const auto& t : m.run.teleports) accepted += t.report.accepted ? 1 : 0;
-        const std::string tele = m.teleport ? std::to_string(accepted) + "/" + std::to_string(m.run.teleports.size()) : "-";
-        std::printf("%-*s %10.5f %9.4f %10.5f %9.4f %12.4e %10.2f %10.2f %9s\n", width, m.label.c_str(), r.train.loss,
-                    r.train.accuracy, r.valid.loss, r.valid.accuracy, r.train.grad_norm_sq, m.run.train_seconds,
-                    m.run.teleport_seconds, tele.c_str());
-    }
-    for (const auto& m : methods) {
-        if (m.run.teleports.empty()) continue;
-        std::printf("teleports of %s:\n%6s %5s %12s %10s %12s %12s %9s %11s %13s %8s  %s\n", m.label.c_str(), "epoch",
-                    "batch", "batch loss", "rel.change", "|g|^2 before", "|g|^2 after", "gain", "val change",
-                    "val accuracy", "time[s]", "result");
-        // a search that left the group reports non-finite values: shown as '-'
-        auto cell = [](double v, const char* format) {
-            char text[32] = "-";
-            if (std::isfinite(v)) std::snprintf(text, sizeof text, format, v);
-            return std::string(text);
-        };
-        for (const auto& t : m.run.teleports) {
-            const auto& r = t.report;
-            std::printf("%6zu %5zu %12s %10s %12s %12s %9s %11s %6.4f>%6.4f %8.3f  %s\n", r.step, t.batch,
-                        cell(r.loss_before, "%.5e").c_str(), cell(r.relative_loss_change, "%.2e").c_str(),
-                        cell(r.grad_norm_sq_before, "%.5e").c_str(), cell(r.grad_norm_sq_after, "%.5e").c_str(),
-                        cell(r.grad_norm_sq_after / r.grad_norm_sq_before, "%.3g").c_str(),
-                        cell((t.valid_after.loss - t.valid_before.loss) / t.valid_before.loss, "%+.2e").c_str(),
-                        t.valid_before.accuracy, t.valid_after.accuracy, t.seconds,
-                        r.accepted ? "accepted" : ("rejected: " + r.rejection).c_str());
-        }
-    }
-    std::printf("wrote %s:", dir.string().c_str());
-    for (const auto& m : methods) std::printf(" %s.csv", m.name.c_str());
-    std::printf(" summary.json");
-    for (const auto& name : figures) std::printf(" %s", name.c_str());
-    std::printf("\n");
+    print_minibatch_methods(methods);
+    print_minibatch_teleports(methods);
+    print_written(dir, methods, figures);
     return 0;
 }
 
