@@ -27,6 +27,7 @@
 #include "teleport/train/evaluation.hpp"
 #include "teleport/train/minibatch.hpp"
 #include "teleport/train/optimizers.hpp"
+#include "teleport/train/schedule_sweep.hpp"
 
 using namespace teleport;
 
@@ -370,4 +371,29 @@ TEST_CASE("a checkpoint of another configuration, or with a damaged array, is re
     CHECK(problem(config, "test checkpoint 1") == checkpoint_problem::corrupt);
     std::filesystem::remove(ck.file());
     CHECK(problem(config, "test checkpoint 1") == checkpoint_problem::missing);
+}
+
+TEST_CASE("a schedule sweep: one variant per value, each a schedule that fits the run", "[minibatch]") {
+    const schedule_sweep when{sweep_kind::when, {0, 2, 4}, {}, 0, 0, 3};
+    const schedule_sweep interval{sweep_kind::interval, {1, 3}, {}, 1, 3, 2};
+    const schedule_sweep batches{sweep_kind::batches, {1, 4}, {0, 2}, 0, 0, 0};
+    for (const auto* s : {&when, &interval, &batches}) {
+        REQUIRE_NOTHROW(s->check(8));
+        const auto variants = s->variants();
+        REQUIRE(variants.size() == s->values.size());
+        for (std::size_t i = 0; i < variants.size(); ++i) {
+            CHECK(variants[i].value == s->values[i]);
+            CHECK(!variants[i].epochs.empty());
+            CHECK(*variants[i].epochs.rbegin() < 8);  // every teleport before the last epoch
+            CHECK(variants[i].batches == (s->kind == sweep_kind::batches ? s->values[i] : s->batches));
+        }
+    }
+    CHECK(when.variants()[1].epochs == std::set<std::size_t>{2});
+    CHECK(interval.variants()[1].epochs == std::set<std::size_t>{1, 4, 7});
+    CHECK(batches.variants()[0].epochs == batches.schedule);
+    CHECK_THROWS_AS(when.check(4), std::invalid_argument);      // epoch 4 of 4
+    CHECK_THROWS_AS(interval.check(7), std::invalid_argument);  // 1 + 2·3 = 7
+    CHECK_THROWS_AS((schedule_sweep{sweep_kind::batches, {0}, {1}, 0, 0, 0}.check(8)), std::invalid_argument);
+    CHECK_THROWS_AS((schedule_sweep{sweep_kind::when, {1, 1}, {}, 0, 0, 1}.check(8)), std::invalid_argument);
+    for (auto k : {sweep_kind::when, sweep_kind::interval, sweep_kind::batches}) CHECK(parse_sweep_kind(to_string(k)) == k);
 }
