@@ -40,6 +40,10 @@ namespace teleport::drivers {
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
+// the library's file helpers (teleport/train/files.hpp), under the names the drivers use
+using teleport::json_error_text;
+using teleport::make_output_directory;
+using teleport::write_file_atomic;
 
 /// A number as text that reads back to the same double ("nan", "inf" when not finite).
 inline std::string format_double(double v) {

@@ -153,8 +153,8 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
 namespace detail {
 // the teleport of teleport_once below, for a type known to be a symmetry
 template <symmetry S>
-std::optional<transport_t<S>> teleport_once(const S& symmetry, typename S::point& w, const teleport_settings& settings,
-                                            std::mt19937_64& rng, teleport_report& report) {
+std::optional<transport_t<S>> teleport_by(const S& symmetry, typename S::point& w, const teleport_settings& settings,
+                                          std::mt19937_64& rng, teleport_report& report) {
     report.accepted = false;
     report.rejection.clear();
     report.theta0.clear();
@@ -222,7 +222,7 @@ auto teleport_once(const S& s, Point& w, const teleport_settings& settings, std:
     if constexpr (symmetry<S>) {
         static_assert(std::is_same_v<Point, typename S::point>,
                       "teleport_once(s, w, …) requires 'w' to be the symmetry's point type");
-        return detail::teleport_once(s, w, settings, rng, report);
+        return detail::teleport_by(s, w, settings, rng, report);
     }
 }
 
