@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -124,21 +125,16 @@ class teleport_objective {
 };
 
 /// Carries a gradient-like vector along an accepted move g = g(θ): m ↦ J⁻ᵀ m with J = ∂(g·w)/∂w
-/// at the point before the move. The element is formed when asked for (a kept optimizer state
-/// never needs it).
+/// at the point before the move.
 template <group_action Action>
 struct coordinate_transport {
     const Action* action;
-    std::array<double, Action::algebra::dimension> theta;
-    exp_map map;
+    groups::group_element<Action::algebra::n> element;
     std::array<double, Action::n> before;
 
-    groups::group_element<Action::algebra::n> element() const {
-        return groups::exponential<typename Action::algebra>(theta, map);
-    }
     void operator()(std::array<double, Action::n>& m) const {
         if constexpr (transportable_action<Action>) {
-            m = groups::inverse(action->jacobian(element().g, before)).transpose().apply(m);
+            m = groups::inverse(action->jacobian(element.g, before)).transpose().apply(m);
         } else {
             throw std::logic_error("teleport: transporting optimizer state needs the action's jacobian(g, w)");
         }
@@ -176,14 +172,21 @@ class coordinate_orbit {
         for (double& t : theta_) t = u(rng);
     }
     const direction& coordinates() const { return theta_; }
-    void write(point& out, const point&) const { out = objective_.moved(theta_); }
+    /// g(θ)·w; the element is kept for transport() (one exponential for both).
+    void write(point& out, const point&) {
+        element_ = groups::exponential<typename Action::algebra>(theta_, objective_.map());
+        out = objective_.action().apply(element_->g, objective_.base());
+    }
     coordinate_transport<Action> transport() const {
-        return {&objective_.action(), theta_, objective_.map(), objective_.base()};
+        return {&objective_.action(),
+                element_ ? *element_ : groups::exponential<typename Action::algebra>(theta_, objective_.map()),
+                objective_.base()};
     }
 
   private:
     objective_type objective_;
     direction theta_;
+    std::optional<groups::group_element<Action::algebra::n>> element_;  // set by write()
 };
 
 /// The symmetry of a fixed-size loss f under a group action, for an objective of the point.
@@ -246,7 +249,7 @@ groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action
                                                         teleport_report& report, Objective objective = {}) {
     const auto carry =
         teleport_once(action_symmetry<F, Action, Objective>(f, action, std::move(objective)), w, settings, rng, report);
-    if (carry) return carry->element();
+    if (carry) return carry->element;
     const auto id = small_matrix<Action::algebra::n>::identity();
     return {id, id};
 }
