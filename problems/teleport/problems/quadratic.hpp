@@ -92,24 +92,6 @@ inline double level_set_grad_ratio(double lambda_max, double loss, double grad_n
     return grad_norm_sq / level_set_max_grad_norm_sq(lambda_max, loss);
 }
 
-/// A = B Bᵀ + shift·I (row-major), B with standard normal entries from a generator seeded with
-/// `seed`. Superseded by random_spd_log_spaced; kept only while tests/test_teleport.cpp still
-/// calls it.
-template <std::size_t N>
-std::array<double, N * N> random_spd(std::uint64_t seed, double shift) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> normal;
-    std::array<double, N * N> b{};
-    for (double& e : b) e = normal(rng);
-    std::array<double, N * N> a{};
-    for (std::size_t i = 0; i < N; ++i)
-        for (std::size_t j = 0; j < N; ++j) {
-            for (std::size_t k = 0; k < N; ++k) a[i * N + j] += b[i * N + k] * b[j * N + k];
-            if (i == j) a[i * N + j] += shift;
-        }
-    return a;
-}
-
 /// wᵀAw = Σ_i A_ii w_i² + Σ_{i<j} 2 A_ij w_i w_j, with A_ij (i ≤ j) the runtime parameter number
 /// upper_index(i, j).
 template <std::size_t N>
