@@ -20,14 +20,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "teleport/train/optimize.hpp"
+
 namespace teleport::drivers {
 
 using clock_type = std::chrono::steady_clock;
 
-/// Wall time since `start`, in seconds.
-inline double seconds_since(clock_type::time_point start) {
-    return std::chrono::duration<double>(clock_type::now() - start).count();
-}
+using teleport::seconds_since;  // wall time since a steady-clock point, in seconds
 
 /// A validator for options that must be finite and strictly positive (rates, step counts).
 inline CLI::Validator positive() {

@@ -347,7 +347,10 @@ class network_symmetry {
     point_measure measure(const point& w) const {
         point_measure m;
         m.objective = objective_.value(w, m.loss);
-        m.grad_norm_sq = double(teleport::squared_norm(objective_.gradient()));
+        if constexpr (std::is_same_v<Objective, squared_gradient_norm>)
+            m.grad_norm_sq = m.objective;  // the same squared norm of ∇L: not computed twice
+        else
+            m.grad_norm_sq = double(teleport::squared_norm(objective_.gradient()));
         return m;
     }
 

@@ -84,6 +84,17 @@ void apply_state_policy(state_policy policy, State& state, const Transport& carr
     else if (policy == state_policy::transport) state.for_each_gradient_like(carry);
 }
 
+/// One teleport of x by the symmetry, with the policy applied to the optimizer state when it is
+/// accepted (see teleport_once); returns its wall-clock seconds. Both Algorithm 1 hooks (full
+/// batch here, mini-batch in train/minibatch.hpp) teleport through it.
+template <symmetry S, class State>
+double teleport_with_policy(const S& symmetry, typename S::point& x, State& state, const teleport_settings& settings,
+                            std::mt19937_64& rng, state_policy policy, teleport_report& report) {
+    const auto start = std::chrono::steady_clock::now();
+    if (const auto carry = teleport_once(symmetry, x, settings, rng, report)) apply_state_policy(policy, state, *carry);
+    return seconds_since(start);
+}
+
 /// Teleports before the scheduled steps: a before_step hook of optimize(). The random draws of
 /// the searches (θ₀, samples) come from its own generator seeded with `seed`. The symmetry and the
 /// settings are held by reference and read at every teleport, so a callback may change the
@@ -100,12 +111,10 @@ class teleport_hook {
     template <class State, class Events>
     void before_step(std::size_t k, typename S::point& x, State& state, const Events& events) {
         if (!schedule_.contains(k)) return;
-        const auto start = std::chrono::steady_clock::now();
         teleport_report report;
         report.step = k;
         const typename S::point before = x;
-        if (const auto carry = teleport_once(*symmetry_, x, *settings_, rng_, report)) apply_state_policy(policy_, state, *carry);
-        seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        seconds_ += teleport_with_policy(*symmetry_, x, state, *settings_, rng_, policy_, report);
         events.teleport(report, before, std::as_const(x));
         reports_.push_back(std::move(report));
     }
@@ -168,7 +177,7 @@ class record_run {
 
   private:
     using clock = std::chrono::steady_clock;
-    double seconds() const { return std::chrono::duration<double>(clock::now() - start_).count(); }
+    double seconds() const { return seconds_since(start_); }
     void push(std::size_t step, double loss, double grad_norm_sq) {
         run_->steps.push_back({step, loss, grad_norm_sq, seconds(), teleported_});
         teleported_ = false;

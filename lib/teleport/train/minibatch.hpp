@@ -191,7 +191,7 @@ minibatch_result minibatch_optimize(const Optimizer& opt, F& f, const Sampler& s
             opt.step(p.state, p.x, std::as_const(g));
             ++result.steps;
         }
-        p.elapsed += std::chrono::duration<double>(clock::now() - start).count();
+        p.elapsed += seconds_since(start);
         if (stop) break;
         ++p.epochs;
         if (notify_end_epoch(std::as_const(p), cbs...)) {
@@ -263,21 +263,19 @@ class minibatch_teleport_hook {
 
     template <class State, class Epoch, class Events>
     void begin_epoch(minibatch_progress<typename S::point, State>& p, const Epoch& epoch, const Events& events) {
-        using clock = std::chrono::steady_clock;
         if (!plan_->at(epoch.index())) return;
         if (plan_->batches > epoch.count())
             throw std::invalid_argument("mini-batch teleports: B = " + std::to_string(plan_->batches) +
                                         " but an epoch has only " + std::to_string(epoch.count()) + " mini-batches");
         for (std::size_t b = 0; b < plan_->batches; ++b) {
             const typename S::point before = p.x;
-            const auto start = clock::now();
+            const auto start = std::chrono::steady_clock::now();
             epoch.select(b);
             batch_teleport_record t;
             t.batch = b;
             t.report.step = epoch.index();
-            if (const auto carry = teleport_once(*symmetry_, p.x, plan_->settings, p.teleport_rng, t.report))
-                apply_state_policy(plan_->policy, p.state, *carry);
-            t.seconds = std::chrono::duration<double>(clock::now() - start).count();
+            teleport_with_policy(*symmetry_, p.x, p.state, plan_->settings, p.teleport_rng, plan_->policy, t.report);
+            t.seconds = seconds_since(start);  // the batch's selection included, as before
             p.elapsed += t.seconds;
             run_->teleport_seconds += t.seconds;
             run_->teleports.push_back(std::move(t));
@@ -340,9 +338,6 @@ class record_epochs {
 
   private:
     using clock = std::chrono::steady_clock;
-    static double seconds_since(clock::time_point start) {
-        return std::chrono::duration<double>(clock::now() - start).count();
-    }
     void record(const Vec& x, bool teleported) {
         const auto start = clock::now();
         epoch_record r;
@@ -381,7 +376,7 @@ class print_epochs {
         const std::size_t epoch = p.epochs - 1;
         if (!first_) first_ = epoch;
         const double s = run_->train_seconds - train_seconds_;
-        const double wall = std::chrono::duration<double>(clock::now() - start_).count();
+        const double wall = seconds_since(start_);
         const double left = wall / double(epoch + 1 - *first_) * double(epochs_ - epoch - 1);
         train_seconds_ = run_->train_seconds;
         std::fprintf(out_,

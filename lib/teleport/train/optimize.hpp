@@ -31,6 +31,7 @@
 // epoch and batch hooks.
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
@@ -46,6 +47,12 @@
 #include "teleport/train/optimizers.hpp"
 
 namespace teleport {
+
+/// Wall-clock seconds since `start` (steady clock): how the loops and their callbacks time things.
+[[nodiscard]] inline double seconds_since(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 /// Why optimize() returned.
 enum class stop_reason {
