@@ -56,20 +56,22 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
     std::size_t& evaluations = report.objective_evaluations;
     evaluations = 0;
     direction d{};
-    // a trial: a copy of the position moved by a·d (or by a random jump); empty when the step left
-    // the group's domain or its point is not a valid candidate
-    auto try_value = [&](O& trial, auto&& move) -> double {
+    // a trial: a copy of the position moved by a·d (or by a random jump), then evaluated (J, or J
+    // with its gradient); NaN when the move left the group's domain or the point is not a valid
+    // candidate (its loss moved off the level set)
+    auto try_trial = [&](O& trial, auto&& move, auto&& evaluate) -> double {
         double loss = std::numeric_limits<double>::quiet_NaN();
         double value = std::numeric_limits<double>::quiet_NaN();
         try {
             move(trial);
-            value = double(trial.value(loss));
+            value = double(evaluate(trial, loss));
         } catch (const std::domain_error&) {
             // too long a step (a singular map, a hidden layer that is no longer finite or of full rank)
         }
         ++evaluations;
         return std::isfinite(value) && invariant(loss) ? value : std::numeric_limits<double>::quiet_NaN();
     };
+    auto value_only = [](O& p, double& loss) { return p.value(loss); };
     std::visit(
         [&](const auto& s) {
             using S = std::decay_t<decltype(s)>;
@@ -92,20 +94,13 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
                     bool improved = false;
                     for (std::size_t h = 0; h <= s.max_halvings; ++h, step *= 0.5) {
                         O trial = position;
+                        auto move = [&](O& p) { p.step(std::as_const(d), step / norm); };
                         if constexpr (fused_trial) {
                             // one evaluation per trial; a successful one leaves its gradient
                             direction trial_d{};
-                            double v = std::numeric_limits<double>::quiet_NaN();
-                            try {
-                                trial.step(std::as_const(d), step / norm);
-                                double loss = 0;
-                                v = double(trial.value_and_gradient(trial_d, loss));
-                                if (!invariant(loss)) v = std::numeric_limits<double>::quiet_NaN();
-                            } catch (const std::domain_error&) {
-                                // too long a step
-                            }
-                            ++evaluations;
-                            if (std::isfinite(v) && v > value) {
+                            const double v = try_trial(trial, move,
+                                                       [&](O& p, double& loss) { return p.value_and_gradient(trial_d, loss); });
+                            if (v > value) {  // false for NaN: a failed trial
                                 position = std::move(trial);
                                 d = std::move(trial_d);
                                 value = v;
@@ -113,8 +108,7 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
                                 break;
                             }
                         } else {
-                            const double v = try_value(trial, [&](O& p) { p.step(std::as_const(d), step / norm); });
-                            if (v > value) {  // false for NaN: a failed trial
+                            if (try_trial(trial, move, value_only) > value) {
                                 position = std::move(trial);
                                 value = double(position.value_and_gradient(d));
                                 ++evaluations;
@@ -136,7 +130,7 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
                     const O start = position;
                     for (std::size_t k = 1; k < s.samples; ++k) {
                         O trial = start;
-                        const double v = try_value(trial, [&](O& p) { p.jump(rng, s.lo, s.hi); });
+                        const double v = try_trial(trial, [&](O& p) { p.jump(rng, s.lo, s.hi); }, value_only);
                         if (v > best) {
                             best = v;
                             position = std::move(trial);
