@@ -68,6 +68,7 @@ struct linearized_jacobian : Action {
 teleport::teleport_settings no_search() {
     teleport::teleport_settings s;
     s.strategy = teleport::random_search{1, -3.0, 3.0};
+    s.start.kind = teleport::start_kind::uniform;
     s.start.lo = -3.0;
     s.start.hi = 3.0;
     return s;

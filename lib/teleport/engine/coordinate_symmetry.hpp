@@ -208,7 +208,14 @@ class action_symmetry {
         return m;
     }
 
-    /// The search starts at θ₀: given in the settings, or drawn uniformly from their range.
+    /// so(n) is compact: the paper's uniform θ₀ in [0, π) covers it (settings.hpp, start_kind).
+    static constexpr bool compact = [] {
+        if constexpr (requires { algebra::skew_symmetric; }) return bool(algebra::skew_symmetric);
+        else return false;
+    }();
+
+    /// The search starts at θ₀: given in the settings, drawn uniformly from their range, or at
+    /// the identity (start_kind).
     coordinate_orbit<F, Action, Objective> start(const point& w, const teleport_settings& settings,
                                                  std::mt19937_64& rng) const {
         constexpr std::size_t d = algebra::dimension;
@@ -219,10 +226,10 @@ class action_symmetry {
                 throw std::invalid_argument("teleport: theta0 has " + std::to_string(s.given.size()) +
                                             " entries but the group has dimension " + std::to_string(d));
             std::copy(s.given.begin(), s.given.end(), theta.begin());
-        } else {
+        } else if (draws_theta0(settings, compact)) {
             std::uniform_real_distribution<double> u(s.lo, s.hi);
             for (double& t : theta) t = s.lo == s.hi ? s.lo : u(rng);
-        }
+        }  // else the identity, θ₀ = 0
         return {objective(w, settings.map), theta};
     }
 

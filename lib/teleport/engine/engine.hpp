@@ -8,8 +8,9 @@
 // teleport_once(s, w, settings, rng, report) measures L, ‖∇L‖² and J at w, starts a search at
 // s.start(w, …), runs the settings' strategy on that orbit position, and accepts the moved point
 // when it is finite and its loss is within the relative tolerance of L(w): w is then replaced and
-// the position's transport returned. Otherwise w is left alone, the report says why and the
-// result is empty. A search that leaves the group's domain (std::domain_error) is a rejection,
+// the position's transport returned; the safeguarded search (normalized_ascent) is accepted only
+// when J ends above J(w) by more than the relative tolerance. Otherwise w is left alone, the report says why and the result is empty.
+// A search that leaves the group's domain (std::domain_error) is a rejection,
 // not an error; bad settings (std::invalid_argument) are errors.
 #pragma once
 
@@ -87,7 +88,7 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
                 double value = double(position.value_and_gradient(d));
                 ++evaluations;
                 report.objective_before = value;
-                double step = s.initial_step;
+                double step = std::min(s.initial_step, s.trust_radius);
                 for (std::size_t k = 0; k < s.steps; ++k) {
                     const double norm = std::sqrt(double(position.squared_norm(std::as_const(d))));
                     if (!(norm > 0) || !std::isfinite(norm)) break;
@@ -118,7 +119,7 @@ void search(O& position, const teleport_settings& settings, std::mt19937_64& rng
                         }
                     }
                     if (!improved) break;  // a local maximum to within the smallest step
-                    step *= 2.0;
+                    step = std::min(2.0 * step, s.trust_radius);
                 }
             } else {
                 static_assert(std::is_same_v<S, random_search>);
@@ -154,6 +155,9 @@ std::optional<transport_t<S>> teleport_by(const S& symmetry, typename S::point& 
     report.theta0.clear();
     report.theta.clear();
     report.objective_evaluations = 0;
+    report.payoff_steps = 0;
+    report.loss_with = report.loss_without = std::numeric_limits<double>::quiet_NaN();
+    report.payoff_seconds = 0;
     const point_measure before = symmetry.measure(w);
     report.loss_before = before.loss;
     report.grad_norm_sq_before = before.grad_norm_sq;
@@ -185,14 +189,21 @@ std::optional<transport_t<S>> teleport_by(const S& symmetry, typename S::point& 
     report.objective_after = after.objective;
     report.relative_loss_change = std::abs(report.loss_after - report.loss_before) / scale;
 
-    bool finite = std::isfinite(after.loss) && std::isfinite(after.grad_norm_sq);
+    bool finite = std::isfinite(after.loss) && std::isfinite(after.grad_norm_sq) && std::isfinite(after.objective);
     for (const auto& e : moved) finite = finite && std::isfinite(double(e));
+    char text[160];
     if (!finite) {
         report.rejection = "the teleported point is not finite";
     } else if (report.relative_loss_change > settings.tolerance) {
-        char text[128];
         std::snprintf(text, sizeof text, "relative loss change %.3g exceeds the tolerance %.3g",
                       report.relative_loss_change, settings.tolerance);
+        report.rejection = text;
+    } else if (std::holds_alternative<normalized_ascent>(settings.strategy) &&
+               !(after.objective > before.objective + settings.tolerance * std::abs(before.objective))) {
+        // the safeguarded search returns the identity unless it found a larger J (by more than
+        // the relative tolerance: a gain within it is rounding)
+        std::snprintf(text, sizeof text, "no gain: the objective would go from %.6g to %.6g", before.objective,
+                      after.objective);
         report.rejection = text;
     } else {
         report.accepted = true;

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -84,27 +86,73 @@ void apply_state_policy(state_policy policy, State& state, const Transport& carr
     else if (policy == state_policy::transport) state.for_each_gradient_like(carry);
 }
 
+/// The loss after k steps of the optimizer from x with the optimizer state `state` (both copies),
+/// on f: the look-ahead of counterfactual accounting (payoff_check).
+template <class Optimizer, class F, class Vec, class State>
+double loss_after_steps(const Optimizer& opt, const F& f, Vec x, State state, std::size_t k) {
+    Vec g = zeros_like(x);
+    for (std::size_t i = 0; i < k; ++i) {
+        (void)evaluate_with_gradient(f, std::as_const(x), g);
+        opt.step(state, x, std::as_const(g));
+    }
+    return double(evaluate_with_gradient(f, std::as_const(x), g));
+}
+
 /// One teleport of x by the symmetry, with the policy applied to the optimizer state when it is
 /// accepted (see teleport_once); returns its wall-clock seconds. Both Algorithm 1 hooks (full
 /// batch here, mini-batch in train/minibatch.hpp) teleport through it.
-template <symmetry S, class State>
-double teleport_with_policy(const S& symmetry, typename S::point& x, State& state, const teleport_settings& settings,
-                            std::mt19937_64& rng, state_policy policy, teleport_report& report) {
+///
+/// With settings.payoff.steps = k > 0, an accepted teleport is also accounted for: the optimizer
+/// takes k steps on f from copies of the teleported point and of the point before it (each with
+/// its optimizer state), and report.loss_with / loss_without receive the two losses (their time
+/// goes to report.payoff_seconds, not to the teleport's). With settings.payoff.require, a teleport
+/// after which the loss is not lower is undone (x and the state restored) and reported as rejected.
+template <class Optimizer, class F, symmetry S, class State>
+double teleport_with_policy(const Optimizer& opt, const F& f, const S& symmetry, typename S::point& x, State& state,
+                            const teleport_settings& settings, std::mt19937_64& rng, state_policy policy,
+                            teleport_report& report) {
     const auto start = std::chrono::steady_clock::now();
-    if (const auto carry = teleport_once(symmetry, x, settings, rng, report)) apply_state_policy(policy, state, *carry);
-    return seconds_since(start);
+    const std::size_t k = settings.payoff.steps;
+    std::optional<typename S::point> before;
+    std::optional<State> state_before;
+    if (k > 0) {
+        before.emplace(x);
+        state_before.emplace(state);
+    }
+    const auto carry = teleport_once(symmetry, x, settings, rng, report);
+    if (carry) apply_state_policy(policy, state, *carry);
+    const double seconds = seconds_since(start);
+    if (carry && k > 0) {
+        const auto look = std::chrono::steady_clock::now();
+        report.payoff_steps = k;
+        report.loss_with = loss_after_steps(opt, f, x, state, k);
+        report.loss_without = loss_after_steps(opt, f, *before, *state_before, k);
+        if (settings.payoff.require && !report.paid_off()) {
+            char text[160];
+            std::snprintf(text, sizeof text, "did not pay off: the loss after %zu steps would be %.6g, against %.6g without",
+                          k, report.loss_with, report.loss_without);
+            report.accepted = false;
+            report.rejection = text;
+            x = std::move(*before);
+            state = std::move(*state_before);
+        }
+        report.payoff_seconds = seconds_since(look);
+    }
+    return seconds;
 }
 
 /// Teleports before the scheduled steps: a before_step hook of optimize(). The random draws of
-/// the searches (θ₀, samples) come from its own generator seeded with `seed`. The symmetry and the
-/// settings are held by reference and read at every teleport, so a callback may change the
-/// settings between teleports (a given θ₀ per teleport, say); both must outlive the hook.
-template <symmetry S>
+/// the searches (θ₀, samples) come from its own generator seeded with `seed`. The optimizer, the
+/// loss, the symmetry and the settings are held by reference and read at every teleport, so a
+/// callback may change the settings between teleports (a given θ₀ per teleport, say); all must
+/// outlive the hook. The optimizer and the loss serve counterfactual accounting (payoff_check).
+template <symmetry S, class Optimizer, class F>
 class teleport_hook {
   public:
-    teleport_hook(const S& symmetry, teleport_schedule schedule, const teleport_settings& settings,
-                  std::uint64_t seed, state_policy policy = state_policy::keep)
-        : symmetry_(&symmetry), schedule_(std::move(schedule)), settings_(&settings), rng_(seed), policy_(policy) {
+    teleport_hook(const Optimizer& opt, const F& f, const S& symmetry, teleport_schedule schedule,
+                  const teleport_settings& settings, std::uint64_t seed, state_policy policy = state_policy::keep)
+        : opt_(&opt), f_(&f), symmetry_(&symmetry), schedule_(std::move(schedule)), settings_(&settings), rng_(seed),
+          policy_(policy) {
         validate(settings);
     }
 
@@ -114,7 +162,8 @@ class teleport_hook {
         teleport_report report;
         report.step = k;
         const typename S::point before = x;
-        seconds_ += teleport_with_policy(*symmetry_, x, state, *settings_, rng_, policy_, report);
+        seconds_ += teleport_with_policy(*opt_, *f_, *symmetry_, x, state, *settings_, rng_, policy_, report);
+        if (settings_->payoff.require) seconds_ += report.payoff_seconds;  // then part of the method
         events.teleport(report, before, std::as_const(x));
         reports_.push_back(std::move(report));
     }
@@ -124,6 +173,8 @@ class teleport_hook {
     double seconds() const { return seconds_; }
 
   private:
+    const Optimizer* opt_;
+    const F* f_;
     const S* symmetry_;
     teleport_schedule schedule_;
     const teleport_settings* settings_;
@@ -215,7 +266,7 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
                                            const teleport_schedule& schedule, const teleport_settings& settings,
                                            std::uint64_t seed, state_policy policy = state_policy::keep,
                                            Callbacks&&... callbacks) {
-    teleport_hook<S> hook(symmetry, schedule, settings, seed, policy);
+    teleport_hook<S, Optimizer, F> hook(opt, f, symmetry, schedule, settings, seed, policy);
     teleport_run_result run;
     run.steps.reserve(steps + 1);
     optimize(opt, f, x, steps, hook, record_run(run), std::forward<Callbacks>(callbacks)...);

@@ -145,6 +145,10 @@ inline nlohmann::ordered_json minibatch_run_json(const std::string& name, const 
                              {"objective_evaluations", r.objective_evaluations},
                              {"accepted", r.accepted},
                              {"rejection", r.rejection},
+                             {"payoff_steps", r.payoff_steps},
+                             {"loss_with", exact(r.loss_with)},
+                             {"loss_without", exact(r.loss_without)},
+                             {"payoff_seconds", exact(r.payoff_seconds)},
                              {"batch", t.batch},
                              {"valid_before", exact_metrics(t.valid_before)},
                              {"valid_after", exact_metrics(t.valid_after)},
@@ -193,6 +197,10 @@ inline minibatch_run read_minibatch_run(const nlohmann::ordered_json& j, const s
         r.objective_evaluations = t.at("objective_evaluations").get<std::size_t>();
         r.accepted = t.at("accepted").get<bool>();
         r.rejection = t.at("rejection").get<std::string>();
+        r.payoff_steps = t.at("payoff_steps").get<std::size_t>();
+        r.loss_with = exact_double(t.at("loss_with"));
+        r.loss_without = exact_double(t.at("loss_without"));
+        r.payoff_seconds = exact_double(t.at("payoff_seconds"));
         bt.batch = t.at("batch").get<std::size_t>();
         bt.valid_before = read_metrics(t.at("valid_before"));
         bt.valid_after = read_metrics(t.at("valid_after"));

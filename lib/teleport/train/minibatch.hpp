@@ -253,11 +253,14 @@ struct minibatch_teleports {
 /// is appended to run.teleports, and then every callback's teleport(report, before, after) hook
 /// sees it (report is that record's). The symmetry must be of the loss on f's selected batch (a
 /// network_symmetry of the net the function feeds, say); it and the plan must outlive the hook.
-template <symmetry S>
+template <symmetry S, class Optimizer, class F>
 class minibatch_teleport_hook {
   public:
-    minibatch_teleport_hook(const S& symmetry, const minibatch_teleports& plan, minibatch_run& run)
-        : symmetry_(&symmetry), plan_(&plan), run_(&run) {
+    /// f: the separable loss whose selected batch the symmetry sees (counterfactual accounting
+    /// takes its look-ahead steps on that batch).
+    minibatch_teleport_hook(const Optimizer& opt, const F& f, const S& symmetry, const minibatch_teleports& plan,
+                            minibatch_run& run)
+        : opt_(&opt), f_(&f), symmetry_(&symmetry), plan_(&plan), run_(&run) {
         if (plan.batches > 0) validate(plan.settings);
     }
 
@@ -274,8 +277,12 @@ class minibatch_teleport_hook {
             batch_teleport_record t;
             t.batch = b;
             t.report.step = epoch.index();
-            teleport_with_policy(*symmetry_, p.x, p.state, plan_->settings, p.teleport_rng, plan_->policy, t.report);
-            t.seconds = seconds_since(start);  // the batch's selection included, as before
+            teleport_with_policy(*opt_, *f_, *symmetry_, p.x, p.state, plan_->settings, p.teleport_rng, plan_->policy,
+                                 t.report);
+            // the batch's selection included; the look-ahead of counterfactual accounting is not (it
+            // is reported apart) unless the run requires it, which makes it part of the method
+            t.seconds = seconds_since(start);
+            if (!plan_->settings.payoff.require) t.seconds -= t.report.payoff_seconds;
             p.elapsed += t.seconds;
             run_->teleport_seconds += t.seconds;
             run_->teleports.push_back(std::move(t));
@@ -284,6 +291,8 @@ class minibatch_teleport_hook {
     }
 
   private:
+    const Optimizer* opt_;
+    const F* f_;
     const S* symmetry_;
     const minibatch_teleports* plan_;
     minibatch_run* run_;
@@ -412,7 +421,7 @@ minibatch_result minibatch_optimize_with_teleport(const Optimizer& opt, F& f, co
     if (plan.batches > sampler.count())
         throw std::invalid_argument("mini-batch teleports: B = " + std::to_string(plan.batches) +
                                     " but an epoch has only " + std::to_string(sampler.count()) + " mini-batches");
-    minibatch_teleport_hook<S> hook(symmetry, plan, run);
+    minibatch_teleport_hook<S, Optimizer, F> hook(opt, f, symmetry, plan, run);
     record_epochs<Evaluator, typename S::point, State> record(evaluate, p, run);
     return minibatch_optimize(opt, f, sampler, p, epochs, hook, record, std::forward<Callbacks>(callbacks)...);
 }
