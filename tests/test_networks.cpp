@@ -1,6 +1,7 @@
 // Multi-layer networks: the generated derivatives of mlp against finite differences, the laws of the
-// layer actions (invariance, inverses, composition, derivative at the identity), the network teleport
-// objective, teleport_network and Algorithm 1 for networks.
+// layer actions (invariance, inverses, composition, derivative at the identity; eq. 8 in its
+// minimal-change and projection forms), the network teleport objective, teleport_network and
+// Algorithm 1 for networks.
 //
 // Fixed seeds, random points, relative errors ‖a − b‖∞ / ‖b‖∞ against tolerances well above the
 // error measured and far below what a wrong formula gives. The reference forward pass below is
@@ -43,6 +44,9 @@ using nonlinear_leaky = groups::layer_action<groups::nonlinear_layers, leaky>;
 using nonlinear_tanh = groups::layer_action<groups::nonlinear_layers, btanh>;
 using linear_action = groups::layer_action<groups::linear_layers, identity_act>;
 using rescaling_leaky = groups::layer_action<groups::rescaling_layers, leaky>;
+using groups::action_form;
+constexpr action_form minimal = action_form::minimal_change;
+constexpr action_form projection = action_form::projection;
 
 // The largest error seen by a test case, printed on request.
 struct worst_error {
@@ -123,6 +127,13 @@ Net make_net(const std::vector<std::size_t>& widths, std::size_t samples, std::m
     const matrix<double> x = normal_matrix(widths.front(), samples, rng);
     const matrix<double> y = targets(Net::loss_kind, widths.back(), samples, rng);
     return Net(widths, xt::cast<T>(x), xt::cast<T>(y));
+}
+
+// w's image under the identity: projected for eq. 8's projection form, w itself otherwise.
+template <class Action, class T>
+void to_identity_image(const Action& action, xt::xtensor<T, 1>& w, const matrix<T>& x) {
+    if constexpr (!Action::data_free)
+        if (action.projects()) action.apply(action.template factored_identity<T>(), w, x);
 }
 
 // --- comparisons ---------------------------------------------------------------------------------
@@ -406,7 +417,7 @@ struct invariance_result {
 
 // All adjacent pairs at once, depths 2 … 6, biases on and off, 5 random elements each.
 template <class Action>
-invariance_result check_invariance(std::uint64_t seed) {
+invariance_result check_invariance(std::uint64_t seed, action_form form = minimal) {
     using Act = typename Action::activation;
     std::mt19937_64 rng(seed);
     invariance_result result;
@@ -416,7 +427,7 @@ invariance_result check_invariance(std::uint64_t seed) {
             const tensor::network_shape shape{invariance_widths(layers), bias};
             std::set<std::size_t> pairs;
             for (std::size_t k = 1; k < layers; ++k) pairs.insert(k);
-            const Action action(shape, pairs);
+            const Action action(shape, pairs, exp_map::exact, form);
             const matrix<double> x = normal_matrix(5, 3, rng), y = normal_matrix(4, 3, rng);
             const matrix<double> x2 = normal_matrix(5, 8, rng), y2 = normal_matrix(4, 8, rng);
             for (int trial = 0; trial < 5; ++trial) {
@@ -450,14 +461,18 @@ TEST_CASE("layer actions leave the batch loss invariant and data-free ones every
     worst_error nonlinear{"invariance: held-out loss change, eq. 8 (expected large)"};
     const auto leaky_result = check_invariance<nonlinear_leaky>(201);
     const auto tanh_result = check_invariance<nonlinear_tanh>(202);
+    const auto leaky_projection = check_invariance<nonlinear_leaky>(205, projection);
+    const auto tanh_projection = check_invariance<nonlinear_tanh>(206, projection);
     const auto linear_result = check_invariance<linear_action>(203);
     const auto rescaling_result = check_invariance<rescaling_leaky>(204);
-    batch.update(std::max({leaky_result.batch, tanh_result.batch, linear_result.batch, rescaling_result.batch}));
+    batch.update(std::max({leaky_result.batch, tanh_result.batch, leaky_projection.batch, tanh_projection.batch,
+                           linear_result.batch, rescaling_result.batch}));
     data_free.update(std::max(linear_result.held_out, rescaling_result.held_out));
-    nonlinear.update(std::max(leaky_result.held_out, tanh_result.held_out));
-    // eq. 8 is a symmetry of the batch only: on other data the loss moves, and this test sees it
-    REQUIRE(leaky_result.held_out > 1e-8);
-    REQUIRE(tanh_result.held_out > 1e-8);
+    nonlinear.update(std::max({leaky_result.held_out, tanh_result.held_out, leaky_projection.held_out,
+                               tanh_projection.held_out}));
+    // eq. 8 is a symmetry of the batch only (in both forms): on other data the loss moves, and this
+    // test sees it
+    for (const auto& r : {leaky_result, tanh_result, leaky_projection, tanh_projection}) REQUIRE(r.held_out > 1e-8);
 }
 
 // --- 4, 5: inverses and composition --------------------------------------------------------------
@@ -474,6 +489,8 @@ std::vector<groups::layer_element<T>> inverse_of(const std::vector<groups::layer
 // The pair sets exercised: all adjacent pairs, non-adjacent ones, the top pair alone.
 const std::vector<std::set<std::size_t>> pair_sets{{1, 2, 3}, {1, 3}, {3}, {2}};
 
+// eq. 8 in the projection form here: the minimal form composes exactly only when no two pairs are
+// adjacent (its own test below).
 template <class Action>
 void check_inverse_and_compose(std::uint64_t seed, double& worst_inverse, double& worst_compose) {
     std::mt19937_64 rng(seed);
@@ -481,7 +498,7 @@ void check_inverse_and_compose(std::uint64_t seed, double& worst_inverse, double
         for (const auto& pairs : pair_sets) {
             INFO("bias " << bias << ", " << pairs.size() << " pairs, first " << *pairs.begin());
             const tensor::network_shape shape{{5, 6, 7, 6, 4}, bias};
-            const Action action(shape, pairs);
+            const Action action(shape, pairs, exp_map::exact, projection);
             const matrix<double> x = normal_matrix(5, 4, rng);
             dvec w = random_weights(shape, rng);
             if constexpr (!Action::data_free) {
@@ -545,6 +562,149 @@ TEST_CASE("layer actions: g⁻¹ undoes g exactly and compose(a b) applies a the
     check_inverse_and_compose<rescaling_leaky>(304, inverse.value, compose.value);
 }
 
+// --- 5b: eq. 8's minimal-change form ------------------------------------------------------------
+
+namespace {
+
+struct minimal_form_result {
+    double identity = 0;             // w under the identity, dense and rank 0 (0: bitwise)
+    double compose = 0;              // compose(a, b)·w vs b·(a·w), no two pairs adjacent
+    double inverse = 0;              // a⁻¹·(a·w) vs w, no two pairs adjacent
+    double adjacent_batch = 0;       // compose(a, b)·w vs b·(a·w), adjacent pairs: outputs on the batch
+    double adjacent_weights = 1e300; // ... and the weights (smallest seen; expected well above rounding)
+    double batch = 0;                // batch loss and outputs under random elements, relative change
+    double held_out_projection = 1e300;  // held-out outputs after the identity, projection form (smallest)
+};
+
+template <class T>
+xt::xtensor<double, 1> as_double(const xt::xtensor<T, 1>& v) {
+    return xt::cast<double>(v);
+}
+
+// The laws of the minimal form in precision T, measured against the plain-loop forward pass in
+// double: composition and inverses, exact on all data when no two pairs are adjacent and on the
+// batch otherwise; the identity leaves w bitwise alone (so the outputs on other data too), where
+// the projection form's identity changes them; batch loss and outputs invariant.
+template <class Action, class T>
+minimal_form_result check_minimal_form(std::uint64_t seed, double law_tolerance, double batch_tolerance) {
+    using Act = typename Action::activation;
+    using vec = xt::xtensor<T, 1>;
+    std::mt19937_64 rng(seed);
+    minimal_form_result r;
+    auto elements = [&](const Action& action, double size) {
+        std::vector<matrix<T>> t;
+        for (const auto& m : random_algebra(action, rng, size)) t.push_back(xt::cast<T>(m));
+        return action.elements(t);
+    };
+    auto outputs = [](const tensor::network_shape& shape, const vec& w, const matrix<double>& x) {
+        return reference_output<Act>(shape, as_double(w), x);
+    };
+    for (const bool bias : {false, true}) {
+        const tensor::network_shape shape{{5, 6, 7, 6, 4}, bias};
+        const matrix<double> x = xt::cast<double>(matrix<T>(xt::cast<T>(normal_matrix(5, 4, rng))));
+        const matrix<T> xt_ = xt::cast<T>(x);
+        for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1}, {2}, {3}, {1, 3}, {1, 2, 3}, {2, 3}}) {
+            INFO("bias " << bias << ", " << pairs.size() << " pairs, first " << *pairs.begin());
+            bool adjacent = false;
+            for (std::size_t k : pairs) adjacent = adjacent || pairs.count(k + 1);
+            const Action action(shape, pairs);
+            REQUIRE(action.form() == minimal);
+            const vec w = xt::cast<T>(random_weights(shape, rng));
+            vec same = w, same_factored = w;
+            action.apply(action.template identity<T>(), same, xt_);
+            action.apply(action.template factored_identity<T>(), same_factored, xt_);
+            REQUIRE(identical(same, w));
+            REQUIRE(identical(same_factored, w));
+            r.identity = std::max({r.identity, relative_error(same, w), relative_error(same_factored, w)});
+            for (int trial = 0; trial < 3; ++trial) {
+                const auto a = elements(action, 0.3), b = elements(action, 0.3);
+                vec sequence = w;
+                action.apply(a, sequence, xt_);
+                REQUIRE(relative_error(sequence, w) > 1e-3);  // it moved
+                action.apply(b, sequence, xt_);
+                auto composed = a;
+                Action::compose(composed, b);
+                vec once = w;
+                action.apply(composed, once, xt_);
+                const double on_weights = relative_error(once, sequence);
+                const double on_batch = relative_error(outputs(shape, once, x), outputs(shape, sequence, x));
+                INFO("compose(a, b) vs a then b: weights " << on_weights << ", batch outputs " << on_batch);
+                if (!adjacent) {
+                    REQUIRE(on_weights <= law_tolerance);
+                    r.compose = std::max(r.compose, on_weights);
+                    vec back = w;
+                    action.apply(a, back, xt_);
+                    std::vector<groups::layer_element<T>> inverse;
+                    for (const auto& e : a) inverse.push_back({e.g_inverse, e.g});
+                    action.apply(inverse, back, xt_);
+                    const double e_inverse = relative_error(back, w);
+                    INFO("a⁻¹·(a·w) vs w: " << e_inverse);
+                    REQUIRE(e_inverse <= law_tolerance);
+                    r.inverse = std::max(r.inverse, e_inverse);
+                } else {
+                    REQUIRE(on_batch <= law_tolerance);
+                    r.adjacent_batch = std::max(r.adjacent_batch, on_batch);
+                    r.adjacent_weights = std::min(r.adjacent_weights, on_weights);
+                }
+            }
+        }
+    }
+    // batch invariance over depths 2 … 6 with every pair teleported, and the identity off the batch
+    for (std::size_t layers = 2; layers <= 6; ++layers)
+        for (const bool bias : {false, true}) {
+            INFO("depth " << layers << ", bias " << bias);
+            const tensor::network_shape shape{invariance_widths(layers), bias};
+            std::set<std::size_t> pairs;
+            for (std::size_t k = 1; k < layers; ++k) pairs.insert(k);
+            const Action action(shape, pairs);
+            const Action projecting(shape, pairs, exp_map::exact, projection);
+            const matrix<double> x = xt::cast<double>(matrix<T>(xt::cast<T>(normal_matrix(5, 3, rng))));
+            const matrix<double> y = normal_matrix(4, 3, rng), held_out = normal_matrix(5, 8, rng);
+            const matrix<T> xt_ = xt::cast<T>(x);
+            for (int trial = 0; trial < 5; ++trial) {
+                const vec w = xt::cast<T>(random_weights(shape, rng));
+                vec moved = w;
+                action.apply(elements(action, 0.1), moved, xt_);
+                REQUIRE(relative_error(moved, w) > 1e-4);
+                const double loss = relative_change(reference_loss<Act>(shape, as_double(moved), x, y, se),
+                                                    reference_loss<Act>(shape, as_double(w), x, y, se));
+                const double out = relative_error(outputs(shape, moved, x), outputs(shape, w, x));
+                INFO("trial " << trial << ": batch loss change " << loss << ", outputs " << out);
+                REQUIRE(loss <= batch_tolerance);
+                REQUIRE(out <= batch_tolerance);
+                r.batch = std::max({r.batch, loss, out});
+                // g = I: the minimal form keeps the outputs on other data, the projection does not
+                vec same = w, projected = w;
+                action.apply(action.template identity<T>(), same, xt_);
+                projecting.apply(projecting.template identity<T>(), projected, xt_);
+                REQUIRE(identical(outputs(shape, same, held_out), outputs(shape, w, held_out)));
+                const double moved_off = relative_error(outputs(shape, projected, held_out), outputs(shape, w, held_out));
+                REQUIRE(moved_off > 1e-2);
+                r.held_out_projection = std::min(r.held_out_projection, moved_off);
+            }
+        }
+    REQUIRE(r.adjacent_weights > 1e-4);  // adjacent pairs compose on the batch only (layer_action.hpp)
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("eq. 8's minimal-change form: the identity, composition, batch invariance, other data",
+          "[networks][invariance]") {
+    auto report = [](const char* what, const minimal_form_result& r) {
+        if (std::getenv("TELEPORT_TEST_REPORT"))
+            std::printf("  minimal form %-22s identity %.3g, compose %.3g, inverse %.3g, adjacent: batch %.3g "
+                        "weights >= %.3g; batch loss/outputs %.3g; held-out outputs after the projection's "
+                        "identity >= %.3g\n",
+                        what, r.identity, r.compose, r.inverse, r.adjacent_batch, r.adjacent_weights, r.batch,
+                        r.held_out_projection);
+    };
+    report("leaky_relu, double", check_minimal_form<nonlinear_leaky, double>(311, 1e-12, 1e-12));
+    report("bijective tanh, double", check_minimal_form<nonlinear_tanh, double>(312, 1e-12, 1e-12));
+    report("leaky_relu, float", check_minimal_form<nonlinear_leaky, float>(313, 1e-4, 1e-5));
+    report("bijective tanh, float", check_minimal_form<nonlinear_tanh, float>(314, 1e-4, 1e-5));
+}
+
 // --- 6: derivative of the action at the identity -------------------------------------------------
 
 namespace {
@@ -578,10 +738,10 @@ std::vector<matrix<double>> fd_algebra_gradient(const Action& action, const dvec
 }
 
 // gradient_at_identity(w, u, x) is ∂/∂T ⟨u, map(T)·w⟩ at T = 0, by differences per algebra
-// coordinate (w first projected for eq. 8, as the header requires).
+// coordinate (w first projected for eq. 8's projection form, as the header requires).
 template <class Action>
 double check_gradient_at_identity(const Action& action, dvec w, const matrix<double>& x, std::mt19937_64& rng) {
-    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), w, x);
+    to_identity_image(action, w, x);
     const dvec u = normal_vector(w.size(), rng);
     const dvec generated = flat_algebra(action.gradient_at_identity(w, u, x));
     const dvec reference =
@@ -594,13 +754,14 @@ double check_gradient_at_identity(const Action& action, dvec w, const matrix<dou
 }
 
 template <class Action>
-void check_gradient_at_identity_cases(std::uint64_t seed, worst_error& worst) {
+void check_gradient_at_identity_cases(std::uint64_t seed, worst_error& worst, action_form form = minimal) {
     std::mt19937_64 rng(seed);
     for (const bool bias : {false, true})
         for (const auto& pairs : pair_sets) {
-            INFO("bias " << bias << ", " << pairs.size() << " pairs, first " << *pairs.begin());
+            INFO(groups::to_string(form) << ", bias " << bias << ", " << pairs.size() << " pairs, first "
+                                         << *pairs.begin());
             const tensor::network_shape shape{{5, 6, 7, 6, 4}, bias};
-            const Action action(shape, pairs);
+            const Action action(shape, pairs, exp_map::exact, form);
             const matrix<double> x = normal_matrix(5, 4, rng);
             for (int trial = 0; trial < 2; ++trial)
                 worst.update(check_gradient_at_identity(
@@ -614,6 +775,8 @@ TEST_CASE("layer action gradient at the identity against central differences", "
     worst_error worst{"gradient_at_identity vs differences (relative)"};
     check_gradient_at_identity_cases<nonlinear_leaky>(401, worst);
     check_gradient_at_identity_cases<nonlinear_tanh>(402, worst);
+    check_gradient_at_identity_cases<nonlinear_leaky>(405, worst, projection);
+    check_gradient_at_identity_cases<nonlinear_tanh>(406, worst, projection);
     check_gradient_at_identity_cases<linear_action>(403, worst);
     check_gradient_at_identity_cases<rescaling_leaky>(404, worst);
 }
@@ -628,7 +791,7 @@ template <class Net, class Action>
 double check_objective(const Net& net, const Action& action, std::mt19937_64& rng) {
     const network_teleport_objective<Net, Action> objective(net, action);
     dvec w = random_weights_off_kinks<typename Net::activation>(net.shape(), net.x(), rng);
-    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), w, net.x());
+    to_identity_image(action, w, net.x());
     std::vector<matrix<double>> grad;
     const double j = objective.value_and_gradient(w, grad);
     REQUIRE(j == objective.value(w));
@@ -664,30 +827,34 @@ double check_objective(const Net& net, const Action& action, std::mt19937_64& rn
 
 TEST_CASE("network teleport objective gradient against differences of J(exp(εT)·w)", "[networks][teleport]") {
     worst_error worst{"teleport objective gradient vs differences (relative)"};
-    {
-        INFO("eq. 8, leaky_relu, L=3, pairs {1, 2}");
-        std::mt19937_64 rng(501);
-        const auto net = make_net<mlp<double, 3, leaky, se, false>>({5, 6, 7, 8}, 4, rng);
-        for (int trial = 0; trial < 3; ++trial)
-            worst.update(check_objective(net, nonlinear_leaky(net.shape(), {1, 2}), rng));
-        worst.update(check_objective(net, nonlinear_leaky(net.shape(), {2}), rng));
-    }
-    {
-        INFO("eq. 8, leaky_relu, bias, L=5, pairs {1, 2, 3, 4} and {2, 4}");
-        std::mt19937_64 rng(502);
-        const auto net = make_net<mlp<double, 5, leaky, se, true>>({5, 6, 5, 7, 6, 3}, 4, rng);
-        for (int trial = 0; trial < 2; ++trial)
-            worst.update(check_objective(net, nonlinear_leaky(net.shape(), {1, 2, 3, 4}), rng));
-        worst.update(check_objective(net, nonlinear_leaky(net.shape(), {2, 4}), rng));
-    }
-    {
-        INFO("eq. 8, bijective_tanh, bias, L=3, cross-entropy L=5");
-        std::mt19937_64 rng(503);
-        const auto net = make_net<mlp<double, 3, btanh, se, true>>({4, 5, 6, 3}, 3, rng);
-        for (int trial = 0; trial < 2; ++trial)
-            worst.update(check_objective(net, nonlinear_tanh(net.shape(), {1, 2}), rng));
-        const auto deep = make_net<mlp<double, 5, btanh, ce, false>>({4, 6, 5, 6, 5, 4}, 3, rng);
-        worst.update(check_objective(deep, nonlinear_tanh(deep.shape(), {1, 3, 4}), rng));
+    for (const action_form form : {projection, minimal}) {
+        INFO(groups::to_string(form) << " form");
+        const exp_map exact = exp_map::exact;
+        {
+            INFO("eq. 8, leaky_relu, L=3, pairs {1, 2}");
+            std::mt19937_64 rng(501);
+            const auto net = make_net<mlp<double, 3, leaky, se, false>>({5, 6, 7, 8}, 4, rng);
+            for (int trial = 0; trial < 3; ++trial)
+                worst.update(check_objective(net, nonlinear_leaky(net.shape(), {1, 2}, exact, form), rng));
+            worst.update(check_objective(net, nonlinear_leaky(net.shape(), {2}, exact, form), rng));
+        }
+        {
+            INFO("eq. 8, leaky_relu, bias, L=5, pairs {1, 2, 3, 4} and {2, 4}");
+            std::mt19937_64 rng(502);
+            const auto net = make_net<mlp<double, 5, leaky, se, true>>({5, 6, 5, 7, 6, 3}, 4, rng);
+            for (int trial = 0; trial < 2; ++trial)
+                worst.update(check_objective(net, nonlinear_leaky(net.shape(), {1, 2, 3, 4}, exact, form), rng));
+            worst.update(check_objective(net, nonlinear_leaky(net.shape(), {2, 4}, exact, form), rng));
+        }
+        {
+            INFO("eq. 8, bijective_tanh, bias, L=3, cross-entropy L=5");
+            std::mt19937_64 rng(503);
+            const auto net = make_net<mlp<double, 3, btanh, se, true>>({4, 5, 6, 3}, 3, rng);
+            for (int trial = 0; trial < 2; ++trial)
+                worst.update(check_objective(net, nonlinear_tanh(net.shape(), {1, 2}, exact, form), rng));
+            const auto deep = make_net<mlp<double, 5, btanh, ce, false>>({4, 6, 5, 6, 5, 4}, 3, rng);
+            worst.update(check_objective(deep, nonlinear_tanh(deep.shape(), {1, 3, 4}, exact, form), rng));
+        }
     }
     {
         INFO("eq. 6, linear, bias, L=5 and cross-entropy L=3");
@@ -789,7 +956,7 @@ struct paper_setup {
 template <class Action>
 double ascent_rate(const paper_setup& setup, const Action& action, double step) {
     dvec w = setup.w;
-    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), w, setup.net.x());
+    to_identity_image(action, w, setup.net.x());
     std::vector<matrix<double>> grad;
     network_teleport_objective<paper_net, Action>(setup.net, action).value_and_gradient(w, grad);
     return step / std::sqrt(dot(flat_algebra(grad), flat_algebra(grad)));
@@ -819,11 +986,17 @@ void check_accepted_teleport(const paper_setup& setup, const Action& action, con
     dvec g;
     REQUIRE(setup.net.evaluate_with_gradient(w, g) == report.loss_after);
     REQUIRE(relative_change(double(xt::sum(g * g)()), report.grad_norm_sq_after) <= 1e-14);
-    // and the returned element maps the starting weights to w (eq. 8: projected first)
+    // and the returned element maps the starting weights to w (eq. 8's projection: projected first);
+    // eq. 8's minimal form composes on the batch only when pairs are adjacent (as {1, 2} here): the
+    // composed element gives w's outputs on the batch, to the rounding of an element whose search
+    // raised ‖∇L‖² up to 1e14-fold (normalized ascent; measured 6.8e-9)
     dvec again = setup.w;
-    if constexpr (!Action::data_free) action.apply(action.template identity<double>(), again, setup.net.x());
+    to_identity_image(action, again, setup.net.x());
     action.apply(element, again, setup.net.x());
-    REQUIRE(relative_error(again, w) <= 1e-10);
+    if (Action::data_free || action.projects())
+        REQUIRE(relative_error(again, w) <= 1e-10);
+    else
+        REQUIRE(relative_error(setup.net.predict(again), setup.net.predict(w)) <= 1e-7);
 }
 
 }  // namespace
@@ -831,14 +1004,18 @@ void check_accepted_teleport(const paper_setup& setup, const Action& action, con
 TEST_CASE("teleport_network: accepted teleports keep the loss and raise the gradient norm", "[networks][teleport]") {
     const paper_setup setup(701);
     const nonlinear_leaky nonlinear(setup.net.shape(), {1, 2});
+    const nonlinear_leaky projecting(setup.net.shape(), {1, 2}, exp_map::exact, projection);
     const rescaling_leaky rescaling(setup.net.shape(), {1, 2});
     teleport_settings settings;
     settings.strategy = gradient_ascent{8, ascent_rate(setup, nonlinear, 0.01)};
     check_accepted_teleport(setup, nonlinear, settings);
+    settings.strategy = gradient_ascent{8, ascent_rate(setup, projecting, 0.01)};
+    check_accepted_teleport(setup, projecting, settings);
     settings.strategy = gradient_ascent{8, ascent_rate(setup, rescaling, 0.01)};
     check_accepted_teleport(setup, rescaling, settings);
     settings.strategy = normalized_ascent{10};
     check_accepted_teleport(setup, nonlinear, settings);
+    check_accepted_teleport(setup, projecting, settings);
     check_accepted_teleport(setup, rescaling, settings);
 }
 
@@ -846,7 +1023,7 @@ TEST_CASE("the eq. 8 projection keeps the batch loss but changes the gradient", 
     // W_k ↦ W_k h̃ h̃⁺ (the identity of eq. 8) is part of every eq. 8 teleport: ‖∇L‖² moves with it,
     // so a teleport whose ascent barely moves can end with a smaller gradient norm than it started
     const paper_setup setup(702);
-    const nonlinear_leaky action(setup.net.shape(), {1, 2});
+    const nonlinear_leaky action(setup.net.shape(), {1, 2}, exp_map::exact, projection);
     dvec projected = setup.w;
     action.apply(action.identity<double>(), projected, setup.net.x());
     dvec g, g_projected;
@@ -856,6 +1033,11 @@ TEST_CASE("the eq. 8 projection keeps the batch loss but changes the gradient", 
     if (std::getenv("TELEPORT_TEST_REPORT"))
         std::printf("  eq. 8 projection: |grad L|^2 relative change %.3g\n", change);
     REQUIRE(change > 1e-6);
+    // the minimal form's identity is the identity: the gradient stays
+    const nonlinear_leaky minimal_action(setup.net.shape(), {1, 2});
+    dvec same = setup.w;
+    minimal_action.apply(minimal_action.identity<double>(), same, setup.net.x());
+    REQUIRE(identical(same, setup.w));
 }
 
 TEST_CASE("teleport_network: a rejected teleport leaves the weights alone and says why", "[networks][teleport]") {
@@ -959,14 +1141,28 @@ TEST_CASE("network errors: bad shapes and pairs and batch ranks and mismatched a
     t = action.zero<double>();
     t[1](0, 0) = std::nan("");
     REQUIRE_THROWS_AS(action.elements(t), std::domain_error);
+    REQUIRE(groups::parse_action_form("minimal") == minimal);
+    REQUIRE(groups::parse_action_form(groups::to_string(projection)) == projection);
+    REQUIRE_THROWS_AS(groups::parse_action_form("projected"), std::invalid_argument);
 
     // eq. 8 needs the input of every transformed layer to have full column rank: a batch of 6
-    // samples does not fit the 5 input rows of layer 1
+    // samples does not fit the 5 input rows of layer 1 (the minimal form's identity reads no input)
     std::mt19937_64 rng6(802);
     const paper_net wide({5, 6, 7, 8}, uniform_matrix(5, 6, rng6), uniform_matrix(8, 6, rng6));
     dvec wide_w = random_weights(wide.shape(), rng6);
-    REQUIRE_THROWS_AS(action.apply(action.identity<double>(), wide_w, wide.x()), std::domain_error);
-    REQUIRE_THROWS_WITH(action.apply(action.identity<double>(), wide_w, wide.x()), Catch::Contains("full column rank"));
+    const nonlinear_leaky projecting(net.shape(), {1, 2}, exp_map::exact, projection);
+    REQUIRE(projecting.form() == projection);
+    REQUIRE(action.form() == minimal);  // the default
+    REQUIRE_THROWS_AS(projecting.apply(projecting.identity<double>(), wide_w, wide.x()), std::domain_error);
+    REQUIRE_THROWS_WITH(projecting.apply(projecting.identity<double>(), wide_w, wide.x()),
+                        Catch::Contains("full column rank"));
+    const auto moving = action.elements(random_algebra(action, rng6, 0.1));
+    REQUIRE_THROWS_WITH(action.apply(moving, wide_w, wide.x()), Catch::Contains("full column rank"));
+    {
+        dvec unchanged = wide_w;
+        action.apply(action.identity<double>(), unchanged, wide.x());
+        REQUIRE(identical(unchanged, wide_w));
+    }
     const dvec before = wide_w;
     teleport_network(wide, action, wide_w, teleport_settings{}, teleport_rng, report);
     INFO(report.rejection);
@@ -981,7 +1177,10 @@ TEST_CASE("network errors: bad shapes and pairs and batch ranks and mismatched a
     REQUIRE(upper_report.rejection.find("full column rank") == std::string::npos);
     const paper_net wider({5, 6, 7, 8}, uniform_matrix(5, 7, rng6), uniform_matrix(8, 7, rng6));
     dvec wider_w = random_weights(wider.shape(), rng6);
-    REQUIRE_THROWS_WITH(upper.apply(upper.identity<double>(), wider_w, wider.x()),
+    const nonlinear_leaky upper_projecting(wide.shape(), {2}, exp_map::exact, projection);
+    REQUIRE_THROWS_WITH(upper_projecting.apply(upper_projecting.identity<double>(), wider_w, wider.x()),
+                        Catch::Contains("the input of layer 2") && Catch::Contains("full column rank"));
+    REQUIRE_THROWS_WITH(upper.apply(upper.elements(random_algebra(upper, rng6, 0.1)), wider_w, wider.x()),
                         Catch::Contains("the input of layer 2") && Catch::Contains("full column rank"));
     const dvec wider_before = wider_w;
     teleport_report wider_report;
@@ -1123,15 +1322,24 @@ TEST_CASE("factored elements I + U C Vᵀ equal the dense map of U Vᵀ", "[netw
                     }
                 }
         }
-    // the rank-0 identity projects like the dense identity
+    // the rank-0 identity projects like the dense identity (projection form) or, like it, leaves w
+    // bitwise alone (minimal form)
     const tensor::network_shape shape{{5, 12, 10, 4}, false};
     const nonlinear_leaky action(shape, {1, 2});
+    const nonlinear_leaky projecting(shape, {1, 2}, exp_map::exact, projection);
     const matrix<double> x = normal_matrix(5, 3, rng);
     const dvec w = random_weights(shape, rng);
     dvec a = w, b = w;
+    projecting.apply(projecting.factored_identity<double>(), a, x);
+    projecting.apply(projecting.identity<double>(), b, x);
+    REQUIRE(relative_error(a, b) <= 1e-13);
+    REQUIRE(relative_error(a, w) > 1e-3);
+    a = w;
+    b = w;
     action.apply(action.factored_identity<double>(), a, x);
     action.apply(action.identity<double>(), b, x);
-    REQUIRE(relative_error(a, b) <= 1e-13);
+    REQUIRE(identical(a, w));
+    REQUIRE(identical(b, w));
     // bad factors are refused
     std::vector<groups::low_rank<double>> bad{random_factors(12, 2, rng, 1.0), random_factors(9, 2, rng, 1.0)};
     REQUIRE_THROWS_AS(action.elements(bad, 1.0), std::invalid_argument);
@@ -1147,19 +1355,24 @@ TEST_CASE("eq. 8's teleport gradient has the rank of the batch, and factored tel
           "[networks][teleport]") {
     std::mt19937_64 rng(1201);
     worst_error worst{"factored teleport vs dense steps (relative)"};
-    // widths 24 and 20 against a batch of 3 and 4 outputs: ranks 3 and 3 + 4, factored steps
-    auto check = [&]<class Net>(const Net& net) {
-        INFO("bias " << net.shape().bias);
-        const nonlinear_leaky action(net.shape(), {1, 2});
+    // widths 24 and 20 against a batch of 3 and 4 outputs: ranks 3 and 3 + 4 in the projection form
+    // (factored steps), 3 + 20 and 3 + 4 from the weights in the minimal form (dense steps; the
+    // teleport runs in activation space, ranks 2·3 and 3 + 3)
+    auto check = [&]<class Net>(const Net& net, action_form form) {
+        INFO("bias " << net.shape().bias << ", " << groups::to_string(form));
+        const nonlinear_leaky action(net.shape(), {1, 2}, exp_map::exact, form);
         const network_teleport_objective<Net, nonlinear_leaky> objective(net, action);
         dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
-        action.apply(action.factored_identity<double>(), w, net.x());
+        to_identity_image(action, w, net.x());
         std::vector<groups::low_rank<double>> factors;
         std::vector<matrix<double>> full;
         const double j = objective.value_and_gradient(w, factors);
         REQUIRE(j == objective.value_and_gradient(w, full));
-        REQUIRE(factors[0].rank() == 3);
+        REQUIRE(factors[0].rank() == (form == projection ? 3 : 3 + 20));
         REQUIRE(factors[1].rank() == 3 + 4);
+        for (std::size_t p = 0; p < 2; ++p) REQUIRE(factors[p].rank() == action.gradient_rank(p + 1, 3));
+        REQUIRE(detail::factored_steps(action, 3) == (form == projection));
+        REQUIRE(detail::factored_steps_in_activation_space(action, 3));
         for (std::size_t p = 0; p < 2; ++p) REQUIRE(relative_error(groups::dense(factors[p]), full[p]) <= 1e-13);
 
         // a 3-step ascent through teleport_network against the same steps taken with dense elements
@@ -1186,19 +1399,25 @@ TEST_CASE("eq. 8's teleport gradient has the rank of the batch, and factored tel
         INFO("factored vs dense steps: relative error " << e);
         REQUIRE(e <= 1e-11);
         worst.update(e);
-        // the tracked element maps the (projected) start to the result
+        // the tracked element maps the (projected) start to the result; in the minimal form, whose
+        // adjacent pairs compose on the batch only, to its outputs there
         dvec again = w;
         action.apply(element, again, net.x());
-        REQUIRE(relative_error(again, tracked) <= 1e-10);
+        if (form == projection)
+            REQUIRE(relative_error(again, tracked) <= 1e-10);
+        else
+            REQUIRE(relative_error(net.predict(again), net.predict(tracked)) <= 1e-10);
     };
-    check(make_net<mlp<double, 3, leaky, ce, false>>({6, 24, 20, 4}, 3, rng));
-    check(make_net<mlp<double, 3, leaky, ce, true>>({6, 24, 20, 4}, 3, rng));
+    for (const action_form form : {projection, minimal}) {
+        check(make_net<mlp<double, 3, leaky, ce, false>>({6, 24, 20, 4}, 3, rng), form);
+        check(make_net<mlp<double, 3, leaky, ce, true>>({6, 24, 20, 4}, 3, rng), form);
+    }
 }
 
 TEST_CASE("an MNIST-sized teleport (784-512-512-10, batch 20) keeps its batch loss", "[networks][teleport][invariance]") {
     // the mnist driver's setting: eq. 8 on both pairs, 10 ascent steps at lr 1e-3, factored steps;
     // pixels uniform in [0, 1), one-hot labels, PyTorch's nn.Linear initialization
-    auto check = [&]<class T>(T, double tolerance, double output_tolerance, double path_tolerance) {
+    auto check = [&]<class T>(T, action_form form, double tolerance, double output_tolerance, double path_tolerance) {
         using net_type = mlp<T, 3, leaky, ce, false>;
         const std::vector<std::size_t> widths{784, 512, 512, 10};
         std::mt19937_64 rng(1301);
@@ -1209,7 +1428,7 @@ TEST_CASE("an MNIST-sized teleport (784-512-512-10, batch 20) keeps its batch lo
         for (std::size_t k = 0; k < 20; ++k) y(k % 10, k) = T(1);
         const net_type net(widths, x, y);
         xt::xtensor<T, 1> w = problems::linear_init(net, 1302);
-        const nonlinear_leaky action(net.shape(), {1, 2});
+        const nonlinear_leaky action(net.shape(), {1, 2}, exp_map::exact, form);
         teleport_settings settings;
         settings.strategy = gradient_ascent{10, 1e-3};
         settings.tolerance = tolerance;
@@ -1237,15 +1456,19 @@ TEST_CASE("an MNIST-sized teleport (784-512-512-10, batch 20) keeps its batch lo
         const double paths = relative_error(w, from_weights);
         REQUIRE(paths <= path_tolerance);
         if (std::getenv("TELEPORT_TEST_REPORT"))
-            std::printf("  MNIST-sized teleport, %s: batch loss change %.3g, outputs %.3g, J %.6g -> %.6g, "
+            std::printf("  MNIST-sized teleport, %s, %s: batch loss change %.3g, outputs %.3g, J %.6g -> %.6g, "
                         "activation vs weight space %.3g\n",
-                        sizeof(T) == 4 ? "float" : "double", report.relative_loss_change, outputs,
+                        sizeof(T) == 4 ? "float" : "double", groups::to_string(form), report.relative_loss_change, outputs,
                         report.objective_before, report.objective_after, paths);
     };
-    // the loss: 1e-6 in double, the driver's tolerance 1e-5 in float; the outputs: measured 1.2e-15
-    // and 5.8e-7; activation against weight space: measured 4.7e-15 and 2.6e-6
-    check(double{}, 1e-6, 1e-12, 1e-12);
-    check(float{}, 1e-5, 1e-4, 1e-4);
+    // the loss: 1e-6 in double, the driver's tolerance 1e-5 in float; the outputs: measured 2.2e-15
+    // and 9.3e-7 (minimal form), 1.2e-15 and 5.8e-7 (projection); activation against weight space:
+    // measured 1.1e-14 and 1.3e-5 (minimal: the weight space takes dense 512 × 512 steps there),
+    // 4.7e-15 and 2.6e-6 (projection)
+    for (const action_form form : {projection, minimal}) {
+        check(double{}, form, 1e-6, 1e-12, 1e-12);
+        check(float{}, form, 1e-5, 1e-4, 1e-4);
+    }
 }
 
 // --- 11: the objective in activation space -------------------------------------------------------
@@ -1278,12 +1501,13 @@ std::vector<matrix<double>> dense_factors(const std::vector<groups::low_rank<dou
 template <class Net, class Action>
 void check_activation_space(const Net& net, const Action& action, std::mt19937_64& rng, bool with_differences,
                             worst_error& worst, worst_error& worst_fd) {
+    INFO(groups::to_string(action.form()) << " form");
     const network_teleport_objective<Net, Action> reference(net, action);
     activation_space_objective<Net, Action> state(net, action);
     const dvec start = random_weights_off_kinks<typename Net::activation>(net.shape(), net.x(), rng);
     dvec w = start;
-    action.apply(action.template factored_identity<double>(), w, net.x());
-    state.reset(start);  // projects by itself
+    to_identity_image(action, w, net.x());
+    state.reset(start);  // projects by itself in the projection form
     for (int move = 0; move < 3; ++move) {
         INFO("after " << move << " moves");
         dvec written = start;
@@ -1298,7 +1522,12 @@ void check_activation_space(const Net& net, const Action& action, std::mt19937_6
         REQUIRE(relative_change(state.loss(), net.evaluate(w)) <= 1e-12);
         REQUIRE(fast.size() == action.pairs().size());
         std::size_t i = 0;
-        for (std::size_t k : action.pairs()) REQUIRE(fast[i++].rank() == action.gradient_rank(k, net.x().shape(1)));
+        for (std::size_t k : action.pairs()) {
+            REQUIRE(fast[i].rank() == state.gradient_rank(k));
+            REQUIRE(fast[i++].rank() == (action.projects() ? action.gradient_rank(k, net.x().shape(1))
+                                                            : net.x().shape(1) + std::min(net.x().shape(1),
+                                                                                          net.shape().widths[k + 1])));
+        }
         const double e_g = relative_error(flat_algebra(dense_factors(fast)), flat_algebra(slow));
         INFO("J " << j << ", gradient: relative error " << e_g);
         REQUIRE(e_g <= 1e-11);
@@ -1325,41 +1554,49 @@ TEST_CASE("the objective in activation space equals the generated one and finite
     worst_error worst{"activation-space objective vs weight space (relative)"};
     worst_error worst_fd{"activation-space gradient vs differences (relative)"};
     std::mt19937_64 rng(1401);
-    {
-        INFO("leaky_relu, cross-entropy, L=3, pairs {1, 2}, {1}, {2}, with and without bias");
-        const auto net = make_net<mlp<double, 3, leaky, ce, false>>({6, 9, 8, 4}, 3, rng);
-        for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2}, {1}, {2}})
-            check_activation_space(net, nonlinear_leaky(net.shape(), pairs), rng, true, worst, worst_fd);
-        const auto biased = make_net<mlp<double, 3, leaky, ce, true>>({6, 9, 8, 4}, 3, rng);
-        for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2}, {1}, {2}})
-            check_activation_space(biased, nonlinear_leaky(biased.shape(), pairs), rng, true, worst, worst_fd);
-    }
-    {
-        INFO("leaky_relu, squared error, bias, L=5, pairs {1, 2, 3, 4}, {2, 4}, {1, 3}");
-        const auto net = make_net<mlp<double, 5, leaky, se, true>>({5, 7, 6, 8, 7, 3}, 4, rng);
-        for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2, 3, 4}, {2, 4}, {1, 3}})
-            check_activation_space(net, nonlinear_leaky(net.shape(), pairs), rng, pairs.size() == 2, worst, worst_fd);
-    }
-    {
-        INFO("bijective tanh (σ″ ≠ 0): squared error with bias L=3, cross-entropy L=5 pairs {1, 3, 4}");
-        const auto net = make_net<mlp<double, 3, btanh, se, true>>({4, 6, 7, 3}, 3, rng);
-        check_activation_space(net, nonlinear_tanh(net.shape(), {1, 2}), rng, true, worst, worst_fd);
-        const auto deep = make_net<mlp<double, 5, btanh, ce, false>>({4, 6, 5, 6, 5, 4}, 3, rng);
-        check_activation_space(deep, nonlinear_tanh(deep.shape(), {1, 3, 4}), rng, true, worst, worst_fd);
+    // the minimal form's two factorizations of pair k: [A, −W_{k+1}ᵀ][h_k, U_{k+1}ᵀ] when d_{k+1} ≤ b
+    // (the top pairs below 3 or 4 outputs), the rank-2b one otherwise
+    const exp_map exact = exp_map::exact;
+    for (const action_form form : {projection, minimal}) {
+        {
+            INFO("leaky_relu, cross-entropy, L=3, pairs {1, 2}, {1}, {2}, with and without bias");
+            const auto net = make_net<mlp<double, 3, leaky, ce, false>>({6, 9, 8, 4}, 3, rng);
+            for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2}, {1}, {2}})
+                check_activation_space(net, nonlinear_leaky(net.shape(), pairs, exact, form), rng, true, worst, worst_fd);
+            const auto biased = make_net<mlp<double, 3, leaky, ce, true>>({6, 9, 8, 4}, 3, rng);
+            for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2}, {1}, {2}})
+                check_activation_space(biased, nonlinear_leaky(biased.shape(), pairs, exact, form), rng, true, worst,
+                                       worst_fd);
+        }
+        {
+            INFO("leaky_relu, squared error, bias, L=5, pairs {1, 2, 3, 4}, {2, 4}, {1, 3}");
+            const auto net = make_net<mlp<double, 5, leaky, se, true>>({5, 7, 6, 8, 7, 3}, 4, rng);
+            for (const std::set<std::size_t>& pairs : {std::set<std::size_t>{1, 2, 3, 4}, {2, 4}, {1, 3}})
+                check_activation_space(net, nonlinear_leaky(net.shape(), pairs, exact, form), rng, pairs.size() == 2,
+                                       worst, worst_fd);
+        }
+        {
+            INFO("bijective tanh (σ″ ≠ 0): squared error with bias L=3, cross-entropy L=5 pairs {1, 3, 4}");
+            const auto net = make_net<mlp<double, 3, btanh, se, true>>({4, 6, 7, 3}, 3, rng);
+            check_activation_space(net, nonlinear_tanh(net.shape(), {1, 2}, exact, form), rng, true, worst, worst_fd);
+            const auto deep = make_net<mlp<double, 5, btanh, ce, false>>({4, 6, 5, 6, 5, 4}, 3, rng);
+            check_activation_space(deep, nonlinear_tanh(deep.shape(), {1, 3, 4}, exact, form), rng, true, worst,
+                                   worst_fd);
+        }
     }
 }
 
 TEST_CASE("teleport_network in activation space takes the steps of the weight-space search", "[networks][teleport]") {
     std::mt19937_64 rng(1402);
     worst_error worst{"teleport in activation space vs weight space (relative)"};
-    auto check = [&]<class Net>(const Net& net, std::set<std::size_t> pairs) {
-        INFO("bias " << net.shape().bias << ", " << pairs.size() << " pairs");
-        const nonlinear_leaky action(net.shape(), pairs);
-        REQUIRE(detail::factored_steps(action, net.x().shape(1)));
+    auto check = [&]<class Net>(const Net& net, std::set<std::size_t> pairs, action_form form) {
+        INFO("bias " << net.shape().bias << ", " << pairs.size() << " pairs, " << groups::to_string(form));
+        const nonlinear_leaky action(net.shape(), pairs, exp_map::exact, form);
+        REQUIRE(detail::factored_steps_in_activation_space(action, net.x().shape(1)));
         dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
         // steps of a fixed length in the algebra: 0.05 / ‖∂J/∂T‖ at the (projected) start
         dvec projected = w;
-        action.apply(action.factored_identity<double>(), projected, net.x());
+        to_identity_image(action, projected, net.x());
         std::vector<matrix<double>> grad;
         network_teleport_objective<Net, nonlinear_leaky>(net, action).value_and_gradient(projected, grad);
         teleport_settings settings;
@@ -1386,58 +1623,98 @@ TEST_CASE("teleport_network in activation space takes the steps of the weight-sp
             REQUIRE(relative_error(fast_element[p].g, slow_element[p].g) <= 1e-10);
         worst.update(e);
     };
-    check(make_net<mlp<double, 3, leaky, ce, false>>({6, 24, 20, 4}, 3, rng), {1, 2});
-    check(make_net<mlp<double, 3, leaky, ce, true>>({6, 24, 20, 4}, 3, rng), {1, 2});
-    check(make_net<mlp<double, 3, leaky, se, true>>({6, 24, 20, 4}, 3, rng), {2});
-    check(make_net<mlp<double, 4, leaky, se, false>>({6, 40, 8, 22, 4}, 3, rng), {1, 3});
+    for (const action_form form : {projection, minimal}) {
+        check(make_net<mlp<double, 3, leaky, ce, false>>({6, 24, 20, 4}, 3, rng), {1, 2}, form);
+        check(make_net<mlp<double, 3, leaky, ce, true>>({6, 24, 20, 4}, 3, rng), {1, 2}, form);
+        check(make_net<mlp<double, 3, leaky, se, true>>({6, 24, 20, 4}, 3, rng), {2}, form);
+        check(make_net<mlp<double, 4, leaky, se, false>>({6, 40, 8, 22, 4}, 3, rng), {1, 3}, form);
+    }
 }
 
 TEST_CASE("network orbit positions model the engine's concepts and agree on J", "[networks][teleport][engine]") {
     using Net = mlp<double, 3, leaky, ce, false>;
+    using orbit = network_symmetry<Net, nonlinear_leaky>::orbit;
     static_assert(symmetry<network_symmetry<Net, nonlinear_leaky>>);
     static_assert(jumping_orbit_position<weight_space_orbit<Net, nonlinear_leaky>>);
     static_assert(orbit_position<activation_space_orbit<Net, nonlinear_leaky>>);
-    static_assert(jumping_orbit_position<network_symmetry<Net, nonlinear_leaky>::orbit>);
+    static_assert(jumping_orbit_position<orbit>);
     static_assert(symmetry<network_symmetry<Net, rescaling_leaky>>);
+    // the fused trial (J, its gradient and L from one pass) where activation space may be chosen
+    using direction = std::vector<groups::low_rank<double>>;
+    static_assert(requires(orbit& o, direction& d, double& loss) { o.value_and_gradient(d, loss); });
+    static_assert(requires(activation_space_orbit<Net, nonlinear_leaky>& o, direction& d, double& loss) {
+        o.value_and_gradient(d, loss);
+    });
     std::mt19937_64 rng(1403);
     const auto net = make_net<Net>({6, 24, 20, 4}, 3, rng);
-    const nonlinear_leaky action(net.shape(), {1, 2});
-    REQUIRE(detail::factored_steps(action, net.x().shape(1)));
-    const dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
-    dvec projected = w;
-    action.apply(action.factored_identity<double>(), projected, net.x());
-    const network_teleport_objective<Net, nonlinear_leaky> objective(net, action);
-    weight_space_orbit<Net, nonlinear_leaky> in_weights(objective, projected, false);
-    activation_space_orbit<Net, nonlinear_leaky> in_activations(net, action, w, false);
-    // J and the loss at the start, and after the same step taken by both
-    for (int k = 0; k < 3; ++k) {
-        double loss_w = 0, loss_a = 0;
-        const double jw = double(in_weights.value(loss_w));
-        const double ja = double(in_activations.value(loss_a));
-        REQUIRE(relative_change(ja, jw) <= 1e-11);
-        REQUIRE(relative_change(loss_a, loss_w) <= 1e-12);
-        std::vector<groups::low_rank<double>> dw, da;
-        in_weights.value_and_gradient(dw);
-        in_activations.value_and_gradient(da);
-        const double scale = 0.05 / std::sqrt(detail::squared_norm(dw));
-        in_weights.step(dw, scale);
-        in_activations.step(da, scale);
+    for (const action_form form : {projection, minimal}) {
+        INFO(groups::to_string(form) << " form");
+        const nonlinear_leaky action(net.shape(), {1, 2}, exp_map::exact, form);
+        REQUIRE(detail::factored_steps_in_activation_space(action, net.x().shape(1)));
+        const dvec w = random_weights_off_kinks<leaky>(net.shape(), net.x(), rng);
+        dvec start = w;
+        to_identity_image(action, start, net.x());
+        const network_teleport_objective<Net, nonlinear_leaky> objective(net, action);
+        weight_space_orbit<Net, nonlinear_leaky> in_weights(objective, start, false);
+        activation_space_orbit<Net, nonlinear_leaky> in_activations(net, action, w, false);
+        // J and the loss at the start, and after the same step taken by both
+        for (int k = 0; k < 3; ++k) {
+            double loss_w = 0, loss_a = 0, loss_fused = 0;
+            const double jw = double(in_weights.value(loss_w));
+            const double ja = double(in_activations.value(loss_a));
+            REQUIRE(relative_change(ja, jw) <= 1e-11);
+            REQUIRE(relative_change(loss_a, loss_w) <= 1e-12);
+            REQUIRE(relative_change(in_weights.loss(), loss_w) <= 1e-14);
+            direction dw, da, fused;
+            in_weights.value_and_gradient(dw);
+            in_activations.value_and_gradient(da);
+            REQUIRE(double(in_activations.value_and_gradient(fused, loss_fused)) == ja);
+            REQUIRE(loss_fused == loss_a);
+            REQUIRE(relative_error(flat_algebra(dense_factors(fused)), flat_algebra(dense_factors(dw))) <= 1e-11);
+            const double scale = 0.05 / std::sqrt(detail::squared_norm(dw));
+            in_weights.step(dw, scale);
+            in_activations.step(da, scale);
+        }
+        dvec a, b;
+        in_weights.write(a, w);
+        in_activations.write(b, w);
+        REQUIRE(relative_error(a, b) <= 1e-10);
+        // the symmetry starts in activation space for gradient and normalized ascent, in weight space
+        // when told to or for random search; either way the fused member gives J, its gradient and L
+        const network_symmetry<Net, nonlinear_leaky> symmetry(net, action);
+        const network_symmetry<Net, nonlinear_leaky> from_weights(net, action, false, detail::evaluation::weights);
+        teleport_settings settings;
+        std::mt19937_64 r(0);
+        for (const teleport_strategy& strategy : {teleport_strategy(gradient_ascent{}), teleport_strategy(normalized_ascent{})}) {
+            settings.strategy = strategy;
+            REQUIRE(symmetry.start(w, settings, r).alternative() == 1);
+            REQUIRE(from_weights.start(w, settings, r).alternative() == 0);
+        }
+        settings.strategy = random_search{};
+        REQUIRE(symmetry.start(w, settings, r).alternative() == 0);
+        settings.strategy = normalized_ascent{3};
+        for (const auto* s : {&symmetry, &from_weights}) {
+            auto position = s->start(w, settings, r);
+            direction d_plain, d_fused;
+            double loss = 0, loss_fused = 0;
+            const double j = position.value(loss);
+            REQUIRE(relative_change(position.value_and_gradient(d_fused, loss_fused), j) <= 1e-12);
+            REQUIRE(relative_change(loss_fused, loss) <= 1e-14);
+            REQUIRE(position.value_and_gradient(d_plain) == position.value_and_gradient(d_fused, loss_fused));
+        }
+        // and a normalized ascent in activation space ends where the one from the weights does
+        dvec moved = w, moved_w = w;
+        teleport_report report, report_w;
+        std::mt19937_64 r1(0), r2(0);
+        teleport_once(symmetry, moved, settings, r1, report);
+        teleport_once(from_weights, moved_w, settings, r2, report_w);
+        INFO(report.rejection << " / " << report_w.rejection);
+        REQUIRE(report.accepted);
+        REQUIRE(report_w.accepted);
+        REQUIRE(report.objective_after > report.objective_before);
+        REQUIRE(report.objective_evaluations == report_w.objective_evaluations);
+        REQUIRE(relative_error(moved, moved_w) <= 1e-10);
     }
-    dvec a, b;
-    in_weights.write(a, w);
-    in_activations.write(b, w);
-    REQUIRE(relative_error(a, b) <= 1e-10);
-    // the symmetry starts in activation space for gradient ascent only
-    const network_symmetry<Net, nonlinear_leaky> symmetry(net, action);
-    teleport_settings settings;
-    settings.strategy = normalized_ascent{3};
-    dvec moved = w;
-    teleport_report report;
-    std::mt19937_64 r(0);
-    teleport_once(symmetry, moved, settings, r, report);
-    INFO(report.rejection);
-    REQUIRE(report.accepted);
-    REQUIRE(report.objective_after > report.objective_before);
 }
 
 namespace {

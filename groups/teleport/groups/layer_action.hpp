@@ -4,12 +4,23 @@
 // on h_k. Any set of pairs acts at once, bottom-up, each pair reading its input from the already
 // transformed lower layers (SPEC §5: the public reference reads it from the untransformed ones).
 //   linear_layers     paper eq. 6, linear networks:   W_k ↦ g W_k,   W_{k+1} ↦ W_{k+1} g⁻¹,  g ∈ GL(d_k)
-//   nonlinear_layers  paper eq. 8, bijective σ:       W_k ↦ σ⁻¹(g σ(W_k h̃)) h̃⁺,  W_{k+1} ↦ W_{k+1} g⁻¹,
-//                     h̃ the input of layer k on the batch (with its row of ones when biased), ⁺ the
-//                     left pseudo-inverse; exact on the batch when h̃ has full column rank
+//   nonlinear_layers  paper eq. 8, bijective σ: h_k ↦ g h_k on the batch, W_{k+1} ↦ W_{k+1} g⁻¹, and W_k
+//                     any W′ with W′ h̃ = Z′ = σ⁻¹(g σ(W_k h̃)), h̃ the input of layer k on the batch
+//                     (with its row of ones when biased), ⁺ its left pseudo-inverse. Two forms:
+//                       minimal_change (default)  W_k ↦ W_k + (Z′ − W_k h̃) h̃⁺, the W′ closest to W_k:
+//                                                 the identity at g = I, so W_k keeps what it does off
+//                                                 the batch
+//                       projection (the paper's)  W_k ↦ Z′ h̃⁺; at g = I this is W_k h̃ h̃⁺, a projection
+//                                                 onto the batch's span (rank ≤ b)
+//                     Both are exact on the batch when h̃ has full column rank. The minimal form
+//                     composes exactly (act(b, act(a, w)) = act(b a, w)) when no two pairs are
+//                     adjacent (each pair's input is then fixed); for adjacent pairs k, k + 1 it
+//                     composes on the batch only: off the batch the left inverses (ã h̃)⁺ b̃⁻¹ and
+//                     (b̃ ã h̃)⁺ of pair k + 1's two routes differ
 //   rescaling_layers  σ(c x) = c σ(x) for c > 0 ((Leaky)ReLU): W_k ↦ diag(e^s) W_k,
 //                     W_{k+1} ↦ W_{k+1} diag(e^{−s}); exact on all data (data-free)
-// With biases, g acts on the d_k hidden units: the bias column of W_{k+1} is left alone.
+// With biases, g acts on the d_k hidden units: the bias column of W_{k+1} is left alone. The
+// data-free actions have one form and ignore the argument.
 //
 // Group elements come from the algebra by one of the maps of lie_algebra.hpp: exact (e^T, e^{−T}),
 // cayley, or the paper's first-order I + T with "inverse" I − T (an explicit option, to measure its
@@ -23,6 +34,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -54,6 +66,25 @@ struct rescaling_layers {
     static constexpr bool data_free = true;
     static constexpr bool diagonal = true;
 };
+
+/// How eq. 8 moves a pair's lower matrix W_k to W′ with W′ h̃ = Z′ (see the header comment).
+enum class action_form { minimal_change, projection };
+
+inline const char* to_string(action_form f) {
+    switch (f) {
+        case action_form::minimal_change: return "minimal";
+        case action_form::projection: return "projection";
+    }
+    return "?";
+}
+
+/// "minimal" or "projection".
+inline action_form parse_action_form(std::string_view name) {
+    if (name == "minimal") return action_form::minimal_change;
+    if (name == "projection") return action_form::projection;
+    throw std::invalid_argument("unknown form of the layer action '" + std::string(name) +
+                                "' (minimal or projection)");
+}
 
 /// A group element per pair: g and its inverse (d_k × d_k), or their diagonals (d_k × 1) for rescaling.
 template <class T>
@@ -186,9 +217,11 @@ class layer_action {
     using kind = Kind;
     using activation = Act;
 
-    /// pairs: the hidden layers k (1 ≤ k < L) whose pair (W_{k+1}, W_k) is transformed.
-    layer_action(tensor::network_shape shape, std::set<std::size_t> pairs, exp_map map = exp_map::exact)
-        : shape_(std::move(shape)), pairs_(std::move(pairs)), map_(map) {
+    /// pairs: the hidden layers k (1 ≤ k < L) whose pair (W_{k+1}, W_k) is transformed; form: how
+    /// eq. 8 moves W_k (ignored by the data-free actions).
+    layer_action(tensor::network_shape shape, std::set<std::size_t> pairs, exp_map map = exp_map::exact,
+                 action_form form = action_form::minimal_change)
+        : shape_(std::move(shape)), pairs_(std::move(pairs)), map_(map), form_(form) {
         const std::size_t layers = shape_.layers();
         if (layers < 2) throw std::invalid_argument("layer action: the network needs at least 2 weight matrices");
         if (pairs_.empty()) throw std::invalid_argument("layer action: no layer pair given");
@@ -201,16 +234,20 @@ class layer_action {
     const tensor::network_shape& shape() const { return shape_; }
     const std::set<std::size_t>& pairs() const { return pairs_; }
     exp_map map() const { return map_; }
+    action_form form() const { return form_; }
+    /// eq. 8 in the paper's projection form (W_k ↦ Z′ h̃⁺): the identity projects.
+    bool projects() const { return std::is_same_v<Kind, nonlinear_layers> && form_ == action_form::projection; }
     static constexpr bool data_free = Kind::data_free;
     /// The teleport gradient comes as factors of low rank (gradient_factors): eq. 8 only, whose
     /// gradient at the identity is (·) h_kᵀ with h_k the batch's d_k × b hidden output.
     static constexpr bool low_rank_gradient = std::is_same_v<Kind, nonlinear_layers>;
     static std::string name() { return Kind::name; }
 
-    /// The rank of eq. 8's teleport gradient of pair k on a batch of b samples (gradient_factors):
-    /// b when pair k + 1 is teleported too, b + d_{k+1} otherwise.
+    /// The rank of eq. 8's teleport gradient of pair k on a batch of b samples as gradient_factors
+    /// gives it (from a dense ∂J/∂w): b + d_{k+1}, except b in the projection form when pair k + 1
+    /// is teleported too.
     std::size_t gradient_rank(std::size_t k, std::size_t b) const {
-        return pairs_.count(k + 1) ? b : b + shape_.widths[k + 1];
+        return projects() && pairs_.count(k + 1) ? b : b + shape_.widths[k + 1];
     }
 
     /// The algebra's shape for pair k: d_k × d_k, or d_k × 1 (diagonal).
@@ -250,8 +287,9 @@ class layer_action {
         return out;
     }
 
-    /// The identity in factored form (rank 0): applying it costs no d_k × d_k work. For eq. 8 it
-    /// projects W_k onto the batch's span, as applying any element does.
+    /// The identity in factored form (rank 0): applying it costs no d_k × d_k work. For eq. 8 in the
+    /// projection form it projects W_k onto the batch's span, as applying any element does; in the
+    /// minimal form it leaves w bitwise alone.
     template <class T>
     std::vector<factored_element<T>> factored_identity() const {
         static_assert(!Kind::diagonal, "the rescaling action's algebra is diagonal: use dense elements");
@@ -297,14 +335,27 @@ class layer_action {
                 const matrix<T> in = input(h);
                 matrix<T> z;
                 tensor::multiply<T>(false, false, wk, tensor::cref(in), z);
+                if (in_pairs && !projects() && is_identity(e[index])) {
+                    // the minimal change of the identity is none (σ⁻¹(σ(Z)) − Z would be rounding)
+                    for (auto& v : z) v = Act::value(v);
+                    h = std::move(z);
+                    ++index;
+                    continue;
+                }
                 if (in_pairs) {
-                    // σ(Z) → g σ(Z) = the new h_k; W_k = σ⁻¹(g σ(Z)) h̃⁺ (paper eq. 8)
+                    // σ(Z) → g σ(Z) = the new h_k; Z′ = σ⁻¹(g σ(Z)) (paper eq. 8), and W_k′ h̃ = Z′ by
+                    // W_k′ = Z′ h̃⁺ (projection) or W_k′ = W_k + (Z′ − Z) h̃⁺ (minimal change)
+                    matrix<T> pre = z;
                     for (auto& v : z) v = Act::value(v);
                     const matrix<T> gs = times(e[index], z);
-                    matrix<T> pre = gs;
-                    for (auto& v : pre) v = Act::inverse(v);
+                    if (projects()) {
+                        for (std::size_t i = 0; i < pre.size(); ++i) pre.data()[i] = Act::inverse(gs.data()[i]);
+                    } else {
+                        for (std::size_t i = 0; i < pre.size(); ++i)
+                            pre.data()[i] = Act::inverse(gs.data()[i]) - pre.data()[i];
+                    }
                     const matrix<T> pinv = tensor::left_pseudo_inverse<T>(tensor::cref(in), input_name(k));
-                    tensor::gemm<T>(false, false, T(1), tensor::cref(pre), tensor::cref(pinv), T(0), wk);
+                    tensor::gemm<T>(false, false, T(1), tensor::cref(pre), tensor::cref(pinv), T(projects() ? 0 : 1), wk);
                     h = std::move(gs);
                 } else {
                     for (auto& v : z) v = Act::value(v);
@@ -323,8 +374,9 @@ class layer_action {
   public:
 
     /// ∂J/∂T_k at T = 0 for every pair, where J depends on the weights after the action and u = ∂J/∂w
-    /// there (flat, like w). For the nonlinear action, w must be its own image under the identity
-    /// (apply the identity first: it projects W_k onto the batch's span and leaves the batch loss alone).
+    /// there (flat, like w). For eq. 8 in the projection form, w must be its own image under the
+    /// identity (apply the identity first: it projects W_k onto the batch's span and leaves the batch
+    /// loss alone); the minimal form, the identity at g = I, takes any w.
     template <class T>
     std::vector<matrix<T>> gradient_at_identity(const xt::xtensor<T, 1>& w, const xt::xtensor<T, 1>& u,
                                                 const matrix<T>& x) const {
@@ -356,8 +408,14 @@ class layer_action {
     }
 
     /// gradient_at_identity of the nonlinear action as factors L Rᵀ per pair, never forming a
-    /// d_k × d_k matrix: with b samples and c = d_{k+1} outputs of layer k + 1, the rank is b when
-    /// pair k + 1 is teleported too and b + c otherwise. The same preconditions.
+    /// d_k × d_k matrix: with b samples and c = d_{k+1} outputs of layer k + 1, the rank is
+    /// gradient_rank(k, b). The same preconditions.
+    ///   both forms     W_k′ moves by [(T h_k) ⊘ σ′(Z_k)] h̃⁺ at the identity: A h_kᵀ, A = (U_k h̃⁺ᵀ) ⊘ σ′(Z_k)
+    ///   minimal        pair k + 1 (teleported or not) sees W_{k+1} g⁻¹ h̃_new = Z_{k+1}: its minimal
+    ///                  change is 0 at T_{k+1} = 0, so W_{k+1} moves by −W_{k+1}[:, :d] T only:
+    ///                  ∂J/∂T_k = A h_kᵀ − W_{k+1}[:, :d]ᵀ U_{k+1}[:, :d]
+    ///   projection     the same when pair k + 1 is not teleported; when it is, W_{k+1} = Z_{k+1} h̃⁺
+    ///                  moves through h̃⁺ (the E term below)
     template <class T>
     std::vector<low_rank<T>> gradient_factors(const xt::xtensor<T, 1>& w, const xt::xtensor<T, 1>& u,
                                               const matrix<T>& x) const {
@@ -386,7 +444,7 @@ class layer_action {
             matrix<T> a;
             tensor::multiply<T>(false, true, cview(u, k), tensor::cref(pinv[k]), a);
             for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] /= Act::derivative(z[k].data()[i]);
-            if (pairs_.count(k + 1)) {
+            if (projects() && pairs_.count(k + 1)) {
                 // W_{k+1} = σ⁻¹(·) h̃⁺ with h̃ = [g h_k; 1]: through d(h̃⁺) = −h̃⁺ dh̃ h̃⁺ + h̃⁺h̃⁺ᵀ dh̃ᵀ(I − P),
                 // E = (Uᵀ W − Wᵀ U − h̃ h̃⁺ Uᵀ W) h̃⁺ᵀ for (W, U) = (W_{k+1}, U_{k+1}) and ∂J/∂T_k = E[:d] h_kᵀ;
                 // evaluated right to left: Uᵀ (W h̃⁺ᵀ) − Wᵀ (U h̃⁺ᵀ) − h̃ (h̃⁺ (Uᵀ (W h̃⁺ᵀ)))
@@ -644,9 +702,20 @@ class layer_action {
         }
     }
 
+    // g = I exactly: a rank-0 factored element, or a dense one equal to the identity matrix
+    template <class T> static bool is_identity(const factored_element<T>& e) { return e.rank() == 0; }
+    template <class T> static bool is_identity(const layer_element<T>& e) {
+        const std::size_t n = e.g.shape(0);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < e.g.shape(1); ++j)
+                if (e.g(i, j) != (i == j ? T(1) : T(0)) || e.g_inverse(i, j) != (i == j ? T(1) : T(0))) return false;
+        return true;
+    }
+
     tensor::network_shape shape_;
     std::set<std::size_t> pairs_;
     exp_map map_;
+    action_form form_;
 };
 
 }  // namespace teleport::groups

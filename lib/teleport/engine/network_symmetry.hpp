@@ -13,9 +13,10 @@
 // Two orbit positions implement this (engine/symmetry.hpp): weight_space_orbit evaluates J from
 // the weights (every strategy, every action, dense or factored steps); activation_space_orbit
 // evaluates it on the batch's activations (engine/activation_space.hpp: eq. 8, factored steps),
-// which network_symmetry chooses for gradient ascent when every step can be factored. Both start
-// from eq. 8's image of w under the identity, W_k ↦ W_k h̃ h̃⁺: the batch loss is unchanged, the
-// weights are projected onto the batch's span (SPEC §5).
+// which network_symmetry chooses for gradient and normalized ascent when every step can be
+// factored there. Both start from w's image under the identity: w itself for the data-free actions
+// and eq. 8's minimal-change form (the default), W_k ↦ W_k h̃ h̃⁺ for eq. 8's projection form (the
+// batch loss is unchanged, the weights are projected onto the batch's span; SPEC §5).
 #pragma once
 
 #include <cmath>
@@ -108,7 +109,8 @@ T squared_norm(const std::vector<groups::low_rank<T>>& xs) {
 }
 
 // Factored steps pay while the rank is at most half the width (a dense step costs O(d³) per pair,
-// a factored one O(d r (b + c)) plus a 2r × 2r exponential).
+// a factored one O(d r (b + c)) plus a 2r × 2r exponential): the rank of the weight-space gradient
+// (layer_action::gradient_rank) ...
 template <class Action>
 bool factored_steps(const Action& action, std::size_t batch) {
     for (std::size_t k : action.pairs())
@@ -116,8 +118,17 @@ bool factored_steps(const Action& action, std::size_t batch) {
     return true;
 }
 
-// How a teleport evaluates the objective: in activation space where it can (eq. 8, gradient
-// ascent, factored steps; activation_space.hpp), or always from the weights (the generated
+// ... and of the activation-space one (activation_space_rank: 2b or b + d_{k+1} in the minimal form,
+// where the weight-space factors of a dense ∂J/∂w have rank b + d_{k+1})
+template <class Action>
+bool factored_steps_in_activation_space(const Action& action, std::size_t batch) {
+    for (std::size_t k : action.pairs())
+        if (2 * activation_space_rank(action, k, batch) > action.shape().widths[k]) return false;
+    return true;
+}
+
+// How a teleport evaluates the objective: in activation space where it can (eq. 8, gradient or
+// normalized ascent, factored steps; activation_space.hpp), or always from the weights (the generated
 // Hessian-vector product of network_teleport_objective; the reference for tests and benchmarks).
 enum class evaluation { automatic, weights };
 
@@ -180,6 +191,16 @@ class weight_space_orbit {
 
     double value_and_gradient(direction& d) const { return objective_->value_and_gradient(current_, d); }
     double value(double& loss) const { return objective_->value(current_, loss); }
+    /// L at the position: one forward pass where the network has evaluate(w).
+    double loss() const {
+        if constexpr (requires { objective_->net().evaluate(current_); }) {
+            return double(objective_->net().evaluate(current_));
+        } else {
+            double l = 0;
+            objective_->value(current_, l);
+            return l;
+        }
+    }
     double squared_norm(const direction& d) const { return double(detail::squared_norm(d)); }
 
     /// Moves by the element of a·d: factored when the gradient has low rank and the rank pays
@@ -245,6 +266,12 @@ class activation_space_orbit {
     }
 
     T value_and_gradient(direction& d) { return state_.value_and_gradient(d); }
+    /// J, its gradient and the loss L from one pass (the engine's fused trial).
+    T value_and_gradient(direction& d, double& loss) {
+        const T j = state_.value_and_gradient(d);
+        loss = double(state_.loss());
+        return j;
+    }
     /// J, from the same pass as the gradient (the state has no cheaper value-only pass).
     T value(double& loss) {
         direction unused;
@@ -283,6 +310,21 @@ class either_orbit {
     double value_and_gradient(direction& d) {
         return std::visit([&](auto& p) { return double(p.value_and_gradient(d)); }, position_);
     }
+    /// J, its gradient and L: fused where the position is (activation space), else the gradient's
+    /// pass and L from the position's loss().
+    double value_and_gradient(direction& d, double& loss) {
+        return std::visit(
+            [&](auto& p) {
+                if constexpr (requires { p.value_and_gradient(d, loss); }) {
+                    return double(p.value_and_gradient(d, loss));
+                } else {
+                    const double j = double(p.value_and_gradient(d));
+                    loss = double(p.loss());
+                    return j;
+                }
+            },
+            position_);
+    }
     double value(double& loss) {
         return std::visit([&](auto& p) { return double(p.value(loss)); }, position_);
     }
@@ -307,6 +349,8 @@ class either_orbit {
     auto transport() const {
         return std::visit([](const auto& p) { return p.transport(); }, position_);
     }
+    /// Which position was chosen: 0 for A, 1 for B.
+    std::size_t alternative() const { return position_.index(); }
 
   private:
     std::variant<A, B> position_;
@@ -362,13 +406,18 @@ class network_symmetry {
                                         groups::to_string(settings.map) + " map but the action was built with the " +
                                         groups::to_string(action.map()) + " map");
         if constexpr (detail::in_activation_space<Net, Action, Objective>) {
-            if (how_ == detail::evaluation::automatic && std::holds_alternative<gradient_ascent>(settings.strategy) &&
-                detail::factored_steps(action, x.shape(1)))
+            const bool ascent = std::holds_alternative<gradient_ascent>(settings.strategy) ||
+                                std::holds_alternative<normalized_ascent>(settings.strategy);
+            if (how_ == detail::evaluation::automatic && ascent &&
+                detail::factored_steps_in_activation_space(action, x.shape(1)))
                 return orbit(activation_space_orbit<Net, Action>(objective_.net(), action, w, track_));
         }
         point current = w;
-        if constexpr (!Action::data_free)  // eq. 8: W_k ↦ W_k h̃ h̃⁺, by the rank-0 identity
-            action.apply(action.template factored_identity<T>(), current, x);
+        if constexpr (!Action::data_free) {
+            // eq. 8's projection form: W_k ↦ W_k h̃ h̃⁺, by the rank-0 identity (the minimal form's
+            // identity is the identity)
+            if (action.projects()) action.apply(action.template factored_identity<T>(), current, x);
+        }
         return orbit(weight_space_orbit<Net, Action, Objective>(objective_, std::move(current), track_));
     }
 
