@@ -1,6 +1,10 @@
 // The generated teleport objective, the strategies, the invariance guard and Algorithm 1.
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <random>
 #include <span>
 #include <type_traits>
@@ -40,9 +44,11 @@ std::array<double, Action::algebra::dimension> search_theta(const F& f, const Ac
     return position.coordinates();
 }
 
-// ∇_θ J against central differences of J at random θ.
+// ∇_θ J against central differences of J at random θ; returns the worst |∇_θ J − differences| /
+// max(1, ‖∇_θ J‖∞).
 template <class Objective>
-void check_objective_gradient(const Objective& objective, std::uint64_t seed, double theta_scale) {
+double check_objective_gradient(const Objective& objective, std::uint64_t seed, double theta_scale) {
+    double worst = 0;
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> normal(0.0, theta_scale);
     for (int trial = 0; trial < 6; ++trial) {
@@ -62,8 +68,10 @@ void check_objective_gradient(const Objective& objective, std::uint64_t seed, do
             const double fd = (objective.value(up) - objective.value(down)) / (2 * h);
             INFO("trial " << trial << ", coordinate " << k << ": generated " << grad[k] << ", differences " << fd);
             REQUIRE(std::abs(grad[k] - fd) <= 1e-6 * scale);
+            worst = std::max(worst, std::abs(grad[k] - fd) / scale);
         }
     }
+    return worst;
 }
 
 }  // namespace
@@ -92,6 +100,88 @@ TEST_CASE("teleport objective gradient against finite differences", "[teleport]"
     check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {-1.0, -1.0}, exp_map::exact,
                                                 metric_gradient_norm<2>{eta}),
                              6, 1.0);
+}
+
+TEST_CASE("lookahead teleport objective: algebra gradient against finite differences, k = 1 and 3",
+          "[teleport][objective]") {
+    const auto rosenbrock = problems::rosenbrock();
+    const auto rosenbrock_action = problems::rosenbrock_action();
+    const auto booth = problems::booth();
+    const auto booth_action = problems::booth_action();
+    const auto a = random_spd<4>(4);
+    const problems::quadratic<4> q(a);
+    const auto qa = groups::quadratic_action<4>(a);
+    using point2 = std::array<double, 2>;
+    double worst = 0;
+    for (const std::size_t k : {1u, 3u}) {
+        INFO("k = " << k);
+        // lr about 1/λ_max along the orbit (Rosenbrock's θ spans points with Hessians up to ~10³)
+        worst = std::max(worst, check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {-1.0, -1.0},
+                                                                            exp_map::exact, lookahead_decrease<point2>(1e-4, k)),
+                                                         21, 1.0));
+        worst = std::max(worst, check_objective_gradient(teleport_objective(rosenbrock, rosenbrock_action, {0.3, 1.7},
+                                                                            exp_map::exact, lookahead_decrease<point2>(1e-3, k)),
+                                                         22, 1.0));
+        const auto p = std::make_shared<point2>(point2{0.02, 0.07});
+        worst = std::max(worst, check_objective_gradient(teleport_objective(booth, booth_action, {5.0, -5.0}, exp_map::exact,
+                                                                            lookahead_decrease<point2>(p, k)),
+                                                         23, 1.0));
+        worst = std::max(worst, check_objective_gradient(teleport_objective(q, qa, {1.0, -0.5, 0.25, 2.0}, exp_map::exact,
+                                                                            lookahead_decrease<std::array<double, 4>>(0.9, k)),
+                                                         24, 0.5));
+    }
+    if (std::getenv("TELEPORT_TEST_REPORT"))
+        std::printf("  lookahead dJ/dtheta (coordinate actions) worst relative error %.3g\n", worst);
+}
+
+TEST_CASE("a lookahead teleport moves to where the next GD step decreases the loss more", "[teleport][objective]") {
+    // L = wᵀAw, A = diag(1, 4): GD at lr = 0.24 (just under 2/λ_max = 0.25) overshoots along e₂.
+    // From a point near e₂, ‖∇L‖² is already near its maximum on the level set; the lookahead
+    // objective turns the point towards e₁, where the step does not overshoot.
+    const std::array<double, 4> a{1, 0, 0, 4};
+    const problems::quadratic<2> q(a);
+    const auto qa = groups::quadratic_action<2>(a);
+    const double lr = 0.24;
+    using point = std::array<double, 2>;
+    const point w0{0.2, 1.0};
+    auto after_gd_step = [&](point w) {
+        point g{};
+        q.gradient(w, g);
+        const gd opt{lr};
+        auto state = opt.make_state(w);
+        opt.step(state, w, g);
+        return q.evaluate(w);
+    };
+    // its value at w is the decrease over that step, exactly
+    {
+        point g{};
+        double loss = 0;
+        REQUIRE(lookahead_decrease<point>(lr).value(q, w0, g, loss) == q.evaluate(w0) - after_gd_step(w0));
+    }
+    teleport_settings s;
+    s.strategy = normalized_ascent{50};
+    s.start.given = {0.0};
+    std::mt19937_64 rng(1);
+    for (const std::size_t k : {1u, 3u}) {
+        INFO("k = " << k);
+        point w = w0;
+        teleport_report report;
+        teleport_once(q, qa, w, s, rng, report, lookahead_decrease<point>(lr, k));
+        INFO(report.rejection);
+        REQUIRE(report.accepted);
+        REQUIRE(report.objective_after >= report.objective_before);
+        REQUIRE(report.relative_loss_change <= s.tolerance);
+        REQUIRE(after_gd_step(w) < after_gd_step(w0));
+        // near e₁ (up to sign) on the level set: the step shrinks the loss by 1 − 0.52² there
+        REQUIRE(std::abs(w[1]) < 0.05 * std::abs(w[0]));
+        if (k == 1) REQUIRE(q.evaluate(w) - after_gd_step(w) == Approx((1 - 0.52 * 0.52) * q.evaluate(w0)).epsilon(1e-3));
+    }
+    // ‖∇L‖² goes the other way: to e₂, where the step overshoots
+    point w = w0;
+    teleport_report report;
+    teleport_once(q, qa, w, s, rng, report);
+    REQUIRE(report.accepted);
+    REQUIRE(after_gd_step(w) > after_gd_step(w0));
 }
 
 TEST_CASE("gradient ascent applies every update, including the last", "[teleport]") {

@@ -588,4 +588,107 @@ private:
     adam_settings s_;
 };
 
+// ---------------------------------------------------------------------------
+// The diagonal preconditioner of the next step, for the lookahead objective
+// (engine/objective.hpp, lookahead_decrease):
+//
+//     step_preconditioner(opt, state, x, g, p);   // p = P with x − opt.step(x) = P ⊙ g
+//
+// P is the coefficient of g = ∇L(x) in the optimizer's next update from (x, state), its
+// accumulators updated by this g and then held: exact for gd, adagrad and rmsprop, whose next
+// step is x − P ⊙ g. momentum and adam also move by a term carried in their gradient-like state
+// (lr μ v; Adam's β1 m): P leaves it out, so it is exact only when that state is zero (after
+// make_state or reset(), i.e. state_policy::reset at a teleport) and otherwise an approximation
+// that ignores the velocity. An optimizer without an overload here (Newton: H⁻¹ is not diagonal)
+// stops the build with one sentence.
+
+namespace detail {
+template <class Vec>
+void size_preconditioner(std::string_view optimizer, const Vec& x, const Vec& g, std::size_t state, Vec& p)
+{
+    check_step_sizes(optimizer, x.size(), g.size(), state);
+    if (p.size() != x.size())
+        p = zeros_like(x);
+}
+template <class>
+inline constexpr bool no_step_preconditioner = false;
+} // namespace detail
+
+/// gd: P = lr.
+template <vector_like Vec>
+void step_preconditioner(const gd& opt, const gd_state<Vec>&, const Vec& x, const Vec& g, Vec& p)
+{
+    detail::size_preconditioner(opt.name(), x, g, x.size(), p);
+    const auto lr = static_cast<value_type_t<Vec>>(opt.settings().learning_rate);
+    for (std::size_t i = 0; i < p.size(); ++i)
+        p[i] = lr;
+}
+
+/// adagrad: P = lr / (√(G + g²) + ε), what its next step divides by.
+template <vector_like Vec>
+void step_preconditioner(const adagrad& opt, const adagrad_state<Vec>& state, const Vec& x, const Vec& g, Vec& p)
+{
+    using T = value_type_t<Vec>;
+    detail::size_preconditioner(opt.name(), x, g, state.sum_sq.size(), p);
+    const T lr = static_cast<T>(opt.settings().learning_rate);
+    const T eps = static_cast<T>(opt.settings().epsilon);
+    for (std::size_t i = 0; i < p.size(); ++i)
+        p[i] = lr / (std::sqrt(state.sum_sq[i] + g[i] * g[i]) + eps);
+}
+
+/// rmsprop: P = lr / (√(ρ G + (1 − ρ) g²) + ε).
+template <vector_like Vec>
+void step_preconditioner(const rmsprop& opt, const rmsprop_state<Vec>& state, const Vec& x, const Vec& g, Vec& p)
+{
+    using T = value_type_t<Vec>;
+    detail::size_preconditioner(opt.name(), x, g, state.mean_sq.size(), p);
+    const T lr = static_cast<T>(opt.settings().learning_rate);
+    const T rho = static_cast<T>(opt.settings().rho);
+    const T eps = static_cast<T>(opt.settings().epsilon);
+    for (std::size_t i = 0; i < p.size(); ++i)
+        p[i] = lr / (std::sqrt(rho * state.mean_sq[i] + (T{1} - rho) * g[i] * g[i]) + eps);
+}
+
+/// momentum: P = lr, the coefficient of g in x − lr (μ v + g); the velocity term lr μ v is left
+/// out (exact when v = 0).
+template <vector_like Vec>
+void step_preconditioner(const momentum& opt, const momentum_state<Vec>& state, const Vec& x, const Vec& g, Vec& p)
+{
+    detail::size_preconditioner(opt.name(), x, g, state.velocity.size(), p);
+    const auto lr = static_cast<value_type_t<Vec>>(opt.settings().learning_rate);
+    for (std::size_t i = 0; i < p.size(); ++i)
+        p[i] = lr;
+}
+
+/// adam: P = lr (1 − β1)/(1 − β1^t) / (√(v′/(1 − β2^t)) + ε), v′ = β2 v + (1 − β2) g², t the next
+/// step's number: the coefficient of g in the next step; the first moment's share β1 m is left out
+/// (exact when m = 0).
+template <vector_like Vec>
+void step_preconditioner(const adam& opt, const adam_state<Vec>& state, const Vec& x, const Vec& g, Vec& p)
+{
+    using T = value_type_t<Vec>;
+    detail::size_preconditioner(opt.name(), x, g, state.first_moment.size(), p);
+    detail::check_step_sizes(opt.name(), x.size(), g.size(), state.second_moment.size());
+    const auto& s = opt.settings();
+    const double t = static_cast<double>(state.steps + 1);
+    const T step_size = static_cast<T>(s.learning_rate / (1 - std::pow(s.beta1, t)));
+    const T inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(1 - std::pow(s.beta2, t)));
+    const T b1 = static_cast<T>(s.beta1);
+    const T b2 = static_cast<T>(s.beta2);
+    const T eps = static_cast<T>(s.epsilon);
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const T v = b2 * state.second_moment[i] + (T{1} - b2) * g[i] * g[i];
+        p[i] = step_size * (T{1} - b1) / (std::sqrt(v) * inv_sqrt_bc2 + eps);
+    }
+}
+
+/// Any other optimizer: a build error in one sentence.
+template <class Optimizer, class State, class Vec>
+void step_preconditioner(const Optimizer&, const State&, const Vec&, const Vec&, Vec&)
+{
+    static_assert(detail::no_step_preconditioner<Optimizer>,
+                  "the lookahead objective needs the optimizer's next step as x - P g for a diagonal P "
+                  "(this optimizer cannot provide it: step_preconditioner has no overload for it)");
+}
+
 } // namespace teleport
