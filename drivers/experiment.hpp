@@ -37,6 +37,9 @@ inline const std::vector<std::string>& state_policy_names() {
     return names;
 }
 
+/// The check for an option that takes one of a few names.
+inline CLI::Validator one_of(const std::vector<std::string>& names) { return CLI::IsMember(names); }
+
 /// The strategy named on the command line. `steps` is the number of ascent steps, or of samples
 /// for random search; `learning_rate` is used by gradient ascent only.
 inline teleport_strategy make_strategy(std::string_view name, std::size_t steps, double learning_rate) {
@@ -54,6 +57,76 @@ inline teleport_strategy make_strategy(std::string_view name, std::size_t steps,
     throw std::invalid_argument("unknown teleport strategy '" + std::string(name) + "'");
 }
 
+/// The search and accounting options every driver that teleports shares: one place for their
+/// names, defaults and checks. The number of ascent steps and the ascent learning rate stay with
+/// each driver (some have one per optimizer).
+struct search_options {
+    std::string strategy = "normalized-ascent";
+    double initial_step = normalized_ascent{}.initial_step;
+    double trust_radius = normalized_ascent{}.trust_radius;
+    double tolerance = teleport_settings{}.tolerance;
+    std::size_t payoff_steps = 10;
+    std::string require_payoff = "auto";  // auto: yes, except for the paper's gradient ascent
+    std::string objective = "grad-norm";
+    std::size_t lookahead_steps = 1;
+
+    bool lookahead() const { return objective == "lookahead"; }
+
+    /// The settings of a search of `steps` ascent steps (samples) and learning rate `lr`.
+    teleport_settings settings(std::size_t steps, double lr, exp_map map = exp_map::exact) const {
+        teleport_settings s;
+        s.strategy = make_strategy(strategy, steps, lr);
+        if (auto* n = std::get_if<normalized_ascent>(&s.strategy)) {
+            n->initial_step = initial_step;
+            n->trust_radius = trust_radius;
+        }
+        s.map = map;
+        s.tolerance = tolerance;
+        s.payoff.steps = payoff_steps;
+        s.payoff.require = require_payoff == "yes" || (require_payoff == "auto" && strategy != "gradient-ascent");
+        if (s.payoff.require && payoff_steps == 0)
+            throw std::invalid_argument("--require-payoff needs --payoff-steps k > 0" +
+                                        std::string(require_payoff == "auto" ? " (or --require-payoff no)" : ""));
+        validate(s);
+        return s;
+    }
+};
+
+inline void add_search_options(CLI::App& app, search_options& o) {
+    app.add_option("--strategy", o.strategy,
+                   "how the group element is searched: normalized-ascent is the safeguarded search (only steps that "
+                   "raise the objective, backtracking, the identity unless it gains); gradient-ascent the paper's "
+                   "fixed-rate ascent")
+        ->check(one_of(strategy_names()))
+        ->capture_default_str();
+    app.add_option("--initial-step", o.initial_step, "normalized-ascent: first step length in the algebra")
+        ->check(positive())
+        ->capture_default_str();
+    app.add_option("--trust-radius", o.trust_radius, "normalized-ascent: largest step length in the algebra")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--tolerance", o.tolerance, "largest relative loss change of an accepted teleport")
+        ->check(positive())
+        ->capture_default_str();
+    app.add_option("--payoff-steps", o.payoff_steps,
+                   "counterfactual accounting: the loss after this many optimizer steps with and without each "
+                   "teleport (0: not measured)")
+        ->capture_default_str();
+    app.add_option("--require-payoff", o.require_payoff,
+                   "undo a teleport after which the loss --payoff-steps steps on is not lower than without it: yes, "
+                   "no, or auto (yes except with gradient-ascent, the paper's teleport)")
+        ->check(one_of({"auto", "yes", "no"}))
+        ->capture_default_str();
+    app.add_option("--objective", o.objective,
+                   "what a teleport maximizes: grad-norm, ||grad L||^2 (the paper's); lookahead, the decrease of the "
+                   "loss over the optimizer's next --lookahead-steps steps (sees the step size)")
+        ->check(one_of({"grad-norm", "lookahead"}))
+        ->capture_default_str();
+    app.add_option("--lookahead-steps", o.lookahead_steps, "--objective lookahead: optimizer steps looked ahead")
+        ->check(positive_count())
+        ->capture_default_str();
+}
+
 inline exp_map parse_exp_map(std::string_view name) {
     if (name == "exact") return exp_map::exact;
     if (name == "cayley") return exp_map::cayley;
@@ -68,8 +141,6 @@ inline state_policy parse_state_policy(std::string_view name) {
     throw std::invalid_argument("unknown optimizer-state policy '" + std::string(name) + "'");
 }
 
-/// The check for an option that takes one of a few names.
-inline CLI::Validator one_of(const std::vector<std::string>& names) { return CLI::IsMember(names); }
 
 /// --schedule: teleport before these steps (or epochs: `unit`), 0-based, each below `limit`, no
 /// repeats; "none" for no teleport.
@@ -209,9 +280,50 @@ inline json teleport_report_json(const teleport_report& r) {
     t["objective_before"] = json_number(r.objective_before);
     t["objective_after"] = json_number(r.objective_after);
     t["objective_evaluations"] = r.objective_evaluations;
+    t["objective_gain"] = json_number(r.objective_after / r.objective_before);
     t["accepted"] = r.accepted;
     if (!r.accepted) t["rejection"] = r.rejection;
+    if (r.payoff_measured()) {
+        t["payoff_steps"] = r.payoff_steps;
+        t["loss_after_steps_with"] = json_number(r.loss_with);
+        t["loss_after_steps_without"] = json_number(r.loss_without);
+        t["paid_off"] = r.paid_off();
+        t["payoff_seconds"] = r.payoff_seconds;
+    }
     return t;
+}
+
+/// The printed cells of a teleport's gain and pay-off: J after / J before, the loss after k steps
+/// with and without it, and the verdict ('-' where not measured).
+inline std::string payoff_cells(const teleport_report& r) {
+    char text[96];
+    auto cell = [](double v, const char* format) {
+        char t[32] = "-";
+        if (std::isfinite(v)) std::snprintf(t, sizeof t, format, v);
+        return std::string(t);
+    };
+    const std::string verdict = !r.payoff_measured() ? "-" : r.paid_off() ? "yes" : "no";
+    std::snprintf(text, sizeof text, "%9s %12s %12s %4s", cell(r.objective_after / r.objective_before, "%.3g").c_str(),
+                  cell(r.loss_with, "%.5e").c_str(), cell(r.loss_without, "%.5e").c_str(), verdict.c_str());
+    return text;
+}
+inline std::string payoff_header(std::size_t k) {
+    char text[96];
+    const std::string with = "L+" + std::to_string(k) + " with", without = "L+" + std::to_string(k) + " w/o";
+    std::snprintf(text, sizeof text, "%9s %12s %12s %4s", "J gain", with.c_str(), without.c_str(), "paid");
+    return text;
+}
+
+/// The pay-off of a run's teleports in one line: accepted, measured, paid off.
+inline std::string payoff_summary(const std::vector<teleport_report>& reports) {
+    std::size_t accepted = 0, measured = 0, paid = 0;
+    for (const auto& r : reports) {
+        accepted += r.accepted;
+        measured += r.payoff_measured();
+        paid += r.paid_off();
+    }
+    return std::to_string(accepted) + "/" + std::to_string(reports.size()) + " accepted, " + std::to_string(paid) +
+           "/" + std::to_string(measured) + " paid off";
 }
 
 /// summary.json's entry for a method.
@@ -262,6 +374,7 @@ inline json teleport_settings_json(const teleport_settings& s, state_policy poli
                 t["ascent_steps"] = v.steps;
                 t["initial_step"] = v.initial_step;
                 t["max_halvings"] = v.max_halvings;
+                t["trust_radius"] = json_number(v.trust_radius);
             } else {
                 t["samples"] = v.samples;
                 t["sample_lo"] = v.lo;
@@ -271,8 +384,16 @@ inline json teleport_settings_json(const teleport_settings& s, state_policy poli
         s.strategy);
     t["map"] = groups::to_string(s.map);
     t["tolerance"] = s.tolerance;
+    t["payoff_steps"] = s.payoff.steps;
+    t["require_payoff"] = s.payoff.require;
     t["optimizer_state"] = to_string(policy);
     return t;
+}
+
+/// The objective of the search options, into a "teleport" section of summary.json.
+inline void objective_json(json& t, const search_options& o) {
+    t["objective"] = o.objective;
+    if (o.lookahead()) t["lookahead_steps"] = o.lookahead_steps;
 }
 
 // --- printed tables --------------------------------------------------------------------------
@@ -295,32 +416,32 @@ void print_methods(const std::vector<method_record<N>>& methods, double threshol
                 threshold);
 }
 
-/// One row per teleport of a method, and why a rejected one was rejected; θ is printed when the
-/// group has one coordinate.
+/// One row per teleport of a method: the loss and ‖∇L‖² before and after, the objective's gain,
+/// the loss after k optimizer steps with and without the teleport, and why a rejected one was
+/// rejected; θ is printed when the group has one coordinate.
 template <std::size_t N>
-void print_teleports(const method_record<N>& m, double tolerance) {
+void print_teleports(const method_record<N>& m, double tolerance, std::size_t payoff_steps) {
     if (m.run.teleports.empty()) return;
     const bool one_angle = !m.run.teleports.front().theta.empty() && m.run.teleports.front().theta.size() == 1;
-    std::printf("teleports of %s:\n", m.label.c_str());
-    if (one_angle)
-        std::printf("%6s %9s %9s %12s %12s %10s %12s %12s  %s\n", "step", "theta0", "theta", "loss before", "loss after",
-                    "rel.change", "|g|^2 before", "|g|^2 after", "result");
-    else
-        std::printf("%6s %12s %12s %10s %12s %12s  %s\n", "step", "loss before", "loss after", "rel.change",
-                    "|g|^2 before", "|g|^2 after", "result");
+    std::printf("teleports of %s (%s):\n", m.label.c_str(), payoff_summary(m.run.teleports).c_str());
+    if (one_angle) std::printf("%6s %9s %9s", "step", "theta0", "theta");
+    else std::printf("%6s", "step");
+    std::printf(" %12s %10s %12s %12s %s  %s\n", "loss before", "rel.change", "|g|^2 before", "|g|^2 after",
+                payoff_header(payoff_steps).c_str(), "result");
     for (const auto& r : m.run.teleports) {
         const std::string result =
             r.accepted ? "accepted"
             : std::isfinite(r.relative_loss_change) && r.relative_loss_change > tolerance
                 ? "rejected: the loss changed by more than the tolerance " + format_short(tolerance)
                 : "rejected: " + r.rejection;
-        if (one_angle)
-            std::printf("%6zu %9.4f %9.4f %12.5e %12.5e %10.2e %12.5e %12.5e  %s\n", r.step, r.theta0[0], r.theta[0],
-                        r.loss_before, r.loss_after, r.relative_loss_change, r.grad_norm_sq_before,
-                        r.grad_norm_sq_after, result.c_str());
+        if (one_angle && r.theta0.size() == 1 && r.theta.size() == 1)
+            std::printf("%6zu %9.4f %9.4f", r.step, r.theta0[0], r.theta[0]);
+        else if (one_angle)
+            std::printf("%6zu %9s %9s", r.step, "-", "-");
         else
-            std::printf("%6zu %12.5e %12.5e %10.2e %12.5e %12.5e  %s\n", r.step, r.loss_before, r.loss_after,
-                        r.relative_loss_change, r.grad_norm_sq_before, r.grad_norm_sq_after, result.c_str());
+            std::printf("%6zu", r.step);
+        std::printf(" %12.5e %10.2e %12.5e %12.5e %s  %s\n", r.loss_before, r.relative_loss_change,
+                    r.grad_norm_sq_before, r.grad_norm_sq_after, payoff_cells(r).c_str(), result.c_str());
     }
 }
 

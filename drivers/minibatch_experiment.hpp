@@ -219,13 +219,17 @@ inline void print_minibatch_methods(const std::vector<minibatch_method>& methods
     }
 }
 
-/// Printed: every teleport of every method, with its mini-batch and the validation split's change.
-inline void print_minibatch_teleports(const std::vector<minibatch_method>& methods) {
+/// Printed: every teleport of every method, with its mini-batch, its gain and pay-off, and the
+/// validation split's change.
+inline void print_minibatch_teleports(const std::vector<minibatch_method>& methods, std::size_t payoff_steps) {
     for (const auto& m : methods) {
         if (m.run.teleports.empty()) continue;
-        std::printf("teleports of %s:\n%6s %5s %12s %10s %12s %12s %9s %11s %13s %8s  %s\n", m.label.c_str(), "epoch",
-                    "batch", "batch loss", "rel.change", "|g|^2 before", "|g|^2 after", "gain", "val change",
-                    "val accuracy", "time[s]", "result");
+        std::vector<teleport_report> reports;
+        for (const auto& t : m.run.teleports) reports.push_back(t.report);
+        std::printf("teleports of %s (%s):\n%6s %5s %12s %10s %12s %12s %s %11s %13s %8s  %s\n", m.label.c_str(),
+                    payoff_summary(reports).c_str(), "epoch", "batch", "batch loss", "rel.change", "|g|^2 before",
+                    "|g|^2 after", payoff_header(payoff_steps).c_str(), "val change", "val accuracy", "time[s]",
+                    "result");
         // a search that left the group reports non-finite values: shown as '-'
         auto cell = [](double v, const char* format) {
             char text[32] = "-";
@@ -234,10 +238,10 @@ inline void print_minibatch_teleports(const std::vector<minibatch_method>& metho
         };
         for (const auto& t : m.run.teleports) {
             const auto& r = t.report;
-            std::printf("%6zu %5zu %12s %10s %12s %12s %9s %11s %6.4f>%6.4f %8.3f  %s\n", r.step, t.batch,
+            std::printf("%6zu %5zu %12s %10s %12s %12s %s %11s %6.4f>%6.4f %8.3f  %s\n", r.step, t.batch,
                         cell(r.loss_before, "%.5e").c_str(), cell(r.relative_loss_change, "%.2e").c_str(),
                         cell(r.grad_norm_sq_before, "%.5e").c_str(), cell(r.grad_norm_sq_after, "%.5e").c_str(),
-                        cell(r.grad_norm_sq_after / r.grad_norm_sq_before, "%.3g").c_str(),
+                        payoff_cells(r).c_str(),
                         cell((t.valid_after.loss - t.valid_before.loss) / t.valid_before.loss, "%+.2e").c_str(),
                         t.valid_before.accuracy, t.valid_after.accuracy, t.seconds,
                         r.accepted ? "accepted" : ("rejected: " + r.rejection).c_str());

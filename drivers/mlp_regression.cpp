@@ -36,12 +36,11 @@ struct options {
     double adagrad_teleport_lr = 1e-5;
     std::size_t adagrad_teleport_steps = 2;
     std::string schedule = "5";
-    std::string strategy = "gradient-ascent";
+    search_options search;
     std::string action = "exact";
     std::string symmetry = "nonlinear";
     std::string pairs = "all";
     std::string state = "keep";
-    double tolerance = 1e-9;
     double threshold = 10.0;
     std::string init_dir;
     std::string save_init;
@@ -152,14 +151,9 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
     if (policy == state_policy::transport && !Action::data_free)
         throw std::invalid_argument("--state transport needs a data-free action (--symmetry rescaling)");
 
-    teleport_settings gd_teleport, adagrad_teleport;
-    gd_teleport.strategy = make_strategy(o.strategy, o.gd_teleport_steps, o.gd_teleport_lr);
-    adagrad_teleport.strategy = make_strategy(o.strategy, o.adagrad_teleport_steps, o.adagrad_teleport_lr);
-    for (auto* s : {&gd_teleport, &adagrad_teleport}) {
-        s->map = parse_exp_map(o.action);
-        s->tolerance = o.tolerance;
-        validate(*s);
-    }
+    const teleport_settings gd_teleport = o.search.settings(o.gd_teleport_steps, o.gd_teleport_lr, parse_exp_map(o.action));
+    const teleport_settings adagrad_teleport =
+        o.search.settings(o.adagrad_teleport_steps, o.adagrad_teleport_lr, parse_exp_map(o.action));
     const gd gd_opt{o.gd_lr};
     const adagrad adagrad_opt{adagrad_settings{o.adagrad_lr, o.adagrad_epsilon}};
 
@@ -174,9 +168,14 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
         auto one = [&](network_method& m, const auto& opt, const teleport_settings& settings) {
             auto w = w0;
             m.seeds.push_back(seed);
-            m.runs.push_back(optimize_with_teleport(opt, net, action, w, o.epochs,
-                                                    m.teleport ? schedule : teleport_schedule::never(), settings, seed,
-                                                    policy));
+            const auto& when = m.teleport ? schedule : teleport_schedule::never();
+            m.runs.push_back(
+                o.search.lookahead()
+                    ? optimize_with_teleport(opt, net,
+                                             lookahead_symmetry(net, action, o.search.lookahead_steps,
+                                                                policy == state_policy::transport),
+                                             w, o.epochs, when, settings, seed, policy)
+                    : optimize_with_teleport(opt, net, action, w, o.epochs, when, settings, seed, policy));
         };
         one(methods[0], gd_opt, gd_teleport);
         one(methods[1], gd_opt, gd_teleport);
@@ -210,6 +209,8 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
     config["pairs"] = std::vector<std::size_t>(action.pairs().begin(), action.pairs().end());
     config["gd_teleport"] = teleport_settings_json(gd_teleport, policy, schedule_steps);
     config["adagrad_teleport"] = teleport_settings_json(adagrad_teleport, policy, schedule_steps);
+    objective_json(config["gd_teleport"], o.search);
+    objective_json(config["adagrad_teleport"], o.search);
     config["threshold"] = o.threshold;
     config["out"] = dir.string();
     config["plot"] = o.plot;
@@ -236,8 +237,8 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
                 join(std::vector<std::size_t>(action.pairs().begin(), action.pairs().end())).c_str(), o.action.c_str(),
                 schedule_steps.size() == 1 ? "" : "s", schedule_steps.empty() ? "(none)" : join(schedule_steps).c_str());
     print_network_methods(methods, o.threshold);
-    print_network_teleports(methods[1]);
-    print_network_teleports(methods[3]);
+    print_network_teleports(methods[1], o.search.payoff_steps);
+    print_network_teleports(methods[3], o.search.payoff_steps);
     std::printf("wrote %s: gd.csv gd_teleport.csv adagrad.csv adagrad_teleport.csv mean.csv summary.json",
                 dir.string().c_str());
     for (const auto& name : figures) std::printf(" %s", name.c_str());
@@ -252,6 +253,7 @@ int main(int argc, char** argv) {
                  "the layer pairs (paper eq. 8, exact group action), over several seeds; the defaults are the paper's "
                  "settings. The activation is LeakyReLU with slope 0.1."};
     options o;
+    o.search.objective = "lookahead";  // ‖∇L‖² teleports make GD at the paper's rate overshoot (docs/experiments.md)
     app.add_option("--out", o.out, "output folder (created if needed)")->capture_default_str();
     app.add_option("--seed", o.seed, "first seed; seed k initializes the network and draws the teleport's randomness")
         ->check(seed_value())
@@ -270,20 +272,20 @@ int main(int argc, char** argv) {
     app.add_option("--gd-teleport-lr", o.gd_teleport_lr, "teleport learning rate in the GD run")
         ->check(positive())
         ->capture_default_str();
-    app.add_option("--gd-teleport-steps", o.gd_teleport_steps, "teleport ascent steps in the GD run")
+    app.add_option("--gd-teleport-steps", o.gd_teleport_steps,
+                   "teleport ascent steps in the GD run (default: the paper's 8 with gradient-ascent, 10 otherwise)")
         ->check(positive_count())
         ->capture_default_str();
     app.add_option("--adagrad-teleport-lr", o.adagrad_teleport_lr, "teleport learning rate in the AdaGrad run")
         ->check(positive())
         ->capture_default_str();
-    app.add_option("--adagrad-teleport-steps", o.adagrad_teleport_steps, "teleport ascent steps in the AdaGrad run")
+    app.add_option("--adagrad-teleport-steps", o.adagrad_teleport_steps,
+                   "teleport ascent steps in the AdaGrad run (default: the paper's 2 with gradient-ascent, 10 otherwise)")
         ->check(positive_count())
         ->capture_default_str();
     app.add_option("--schedule", o.schedule, "teleport before these epochs (0-based, comma-separated; 'none')")
         ->capture_default_str();
-    app.add_option("--strategy", o.strategy, "how the group element is searched")
-        ->check(one_of(strategy_names()))
-        ->capture_default_str();
+    add_search_options(app, o.search);
     app.add_option("--action", o.action,
                    "map from gl(d) to the group: exact (matrix exponential), cayley, or first-order (the paper's "
                    "I+T with I-T as inverse, which drifts)")
@@ -299,9 +301,6 @@ int main(int argc, char** argv) {
     app.add_option("--state", o.state, "optimizer state at a teleport (transport needs --symmetry rescaling)")
         ->check(one_of(state_policy_names()))
         ->capture_default_str();
-    app.add_option("--tolerance", o.tolerance, "largest relative loss change of an accepted teleport")
-        ->check(positive())
-        ->capture_default_str();
     app.add_option("--threshold", o.threshold, "loss threshold for 'epochs to reach'")->check(positive())->capture_default_str();
     app.add_option("--init-dir", o.init_dir,
                    "read X.npy, Y.npy, W1.npy, ... (float32 or float64) from this folder, or from its seed<N>/ folders");
@@ -309,6 +308,10 @@ int main(int argc, char** argv) {
                    "write the initial X, Y, W1, ... as .npy here (in seed<N>/ folders when there are several seeds)");
 
     return run_driver("mlp_regression", app, argc, argv, [&] {
+        if (o.search.strategy != "gradient-ascent") {
+            if (app.count("--gd-teleport-steps") == 0) o.gd_teleport_steps = 10;
+            if (app.count("--adagrad-teleport-steps") == 0) o.adagrad_teleport_steps = 10;
+        }
         const auto inits = initializations(o, app.count("--seeds") > 0);
         const std::size_t layers = inits.front().second.weights.size();
         return with_layers<2, 3, 4>(layers, "the network", [&](auto l) {

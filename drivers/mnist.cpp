@@ -62,14 +62,14 @@ struct options {
     std::size_t teleport_batches = 4;
     std::size_t teleport_steps = 10;
     double teleport_lr = 1e-3;
+    search_options search;
     std::string symmetry = "nonlinear";
     std::string pairs = "all";
-    double tolerance = 0;  // 0: the precision's default
     std::size_t eval_block = 2000;
     std::string sweep;          // "", "when", "interval" or "batches"
     std::string sweep_values;   // "": the kind's default
     std::size_t sweep_teleports = 5;
-    bool schedule_given = false, teleport_batches_given = false, sweep_teleports_given = false;
+    bool tolerance_given = false, schedule_given = false, teleport_batches_given = false, sweep_teleports_given = false;
     bool resume = false;
     std::size_t stop_after = 0;  // 0: never
 };
@@ -129,12 +129,10 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
                         " has " + std::to_string(widths[k - 1]) + " rows but a batch has " + std::to_string(o.batch) +
                         " samples (use a smaller --batch or --symmetry rescaling)");
     const Action action(tensor::network_shape{widths, false}, pairs, exp_map::exact);
-    teleport_settings settings;
-    settings.strategy = gradient_ascent{o.teleport_steps, o.teleport_lr};
-    settings.map = exp_map::exact;
+    auto search = o.search;
     // float32 rounding through the pseudo-inverse moves the batch loss by up to ~1e-6 relative
-    settings.tolerance = o.tolerance > 0 ? o.tolerance : (std::is_same_v<T, float> ? 1e-5 : 1e-9);
-    validate(settings);
+    if (!o.tolerance_given) search.tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-9;
+    const teleport_settings settings = search.settings(o.teleport_steps, o.teleport_lr);
     const gd sgd_opt{o.sgd_lr};
     const adagrad adagrad_opt{adagrad_settings{o.adagrad_lr, o.adagrad_epsilon}};
 
@@ -157,6 +155,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     config["symmetry"] = Action::name();
     config["pairs"] = std::vector<std::size_t>(pairs.begin(), pairs.end());
     json tp = teleport_settings_json(settings, state_policy::keep, std::vector<std::size_t>(schedule.begin(), schedule.end()));
+    objective_json(tp, o.search);
     tp["batches"] = o.teleport_batches;
     tp["schedule_meaning"] = "teleport before these 0-based epochs, on the first B mini-batches of the epoch";
     config["teleport"] = tp;
@@ -228,22 +227,26 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
 
     // --- the methods, one after another (Algorithm 1 in mini-batch form; plain ones teleport never),
     // the checkpoint after every epoch and every method
-    const network_symmetry<net_type, Action> symmetry(net, action);
-    auto run_method = [&](std::size_t i, const saved_progress<vector>* from, minibatch_run& record, auto& saving) {
-        const auto& m = methods[i];
-        const minibatch_teleports plan{teleport_schedule::at(m.schedule), m.teleport_batches, settings};
-        auto train = [&](const auto& opt) {
-            minibatch_progress<vector, optimizer_state_t<std::decay_t<decltype(opt)>, vector>> p{
-                    0, w0, opt.make_state(w0), std::mt19937_64(o.seed ^ 0x5348554646ull),
-                    std::mt19937_64(o.seed ^ 0x54454c45ull), 0.0};
-            if (from) restore(*from, p);
-            minibatch_optimize_with_teleport(opt, data, batches, symmetry, plan, data, p, o.epochs, record, saving,
-                                             print_epochs(stderr, "mnist", m.label, record, o.epochs));
+    // ‖∇L‖² (activation space under eq. 8) or the lookahead objective (from the weights)
+    auto run_all = [&](const auto& symmetry) {
+        auto run_method = [&](std::size_t i, const saved_progress<vector>* from, minibatch_run& record, auto& saving) {
+            const auto& m = methods[i];
+            const minibatch_teleports plan{teleport_schedule::at(m.schedule), m.teleport_batches, settings};
+            auto train = [&](const auto& opt) {
+                minibatch_progress<vector, optimizer_state_t<std::decay_t<decltype(opt)>, vector>> p{
+                        0, w0, opt.make_state(w0), std::mt19937_64(o.seed ^ 0x5348554646ull),
+                        std::mt19937_64(o.seed ^ 0x54454c45ull), 0.0};
+                if (from) restore(*from, p);
+                minibatch_optimize_with_teleport(opt, data, batches, symmetry, plan, data, p, o.epochs, record, saving,
+                                                 print_epochs(stderr, "mnist", m.label, record, o.epochs));
+            };
+            if (m.optimizer == "adagrad") train(adagrad_opt);
+            else train(sgd_opt);
         };
-        if (m.optimizer == "adagrad") train(adagrad_opt);
-        else train(sgd_opt);
+        return sequence.run(run_method, o.stop_after > 0 ? o.stop_after : std::numeric_limits<std::size_t>::max());
     };
-    if (!sequence.run(run_method, o.stop_after > 0 ? o.stop_after : std::numeric_limits<std::size_t>::max())) {
+    if (!(o.search.lookahead() ? run_all(lookahead_symmetry(net, action, o.search.lookahead_steps))
+                               : run_all(network_symmetry<net_type, Action>(net, action)))) {
         std::printf("stopped after %zu epoch%s (--stop-after); %s holds the run: continue it with --resume and "
                     "the same options\n",
                     o.stop_after, o.stop_after == 1 ? "" : "s", ck.file().c_str());
@@ -286,7 +289,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
                 sweep ? sweep_figure(*sweep).c_str() : "Fig. 4", net_type::formula().c_str(), o.precision.c_str(),
                 join(widths).c_str(), n_train, n_valid, o.batch, o.epochs);
     print_minibatch_methods(methods);
-    print_minibatch_teleports(methods);
+    print_minibatch_teleports(methods, settings.payoff.steps);
     print_written(dir, methods, figures);
     return 0;
 }
@@ -323,10 +326,10 @@ int main(int argc, char** argv) {
     app.add_option("--teleport-batches", o.teleport_batches, "B: mini-batches teleported at each scheduled epoch")
         ->check(positive_count())
         ->capture_default_str();
-    app.add_option("--teleport-steps", o.teleport_steps, "gradient-ascent steps per teleport")
+    app.add_option("--teleport-steps", o.teleport_steps, "ascent steps per teleport")
         ->check(positive_count())
         ->capture_default_str();
-    app.add_option("--teleport-lr", o.teleport_lr, "gradient-ascent learning rate of a teleport")
+    app.add_option("--teleport-lr", o.teleport_lr, "learning rate of a teleport's gradient ascent (gradient-ascent)")
         ->check(positive())
         ->capture_default_str();
     app.add_option("--symmetry", o.symmetry,
@@ -336,10 +339,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--pairs", o.pairs, "hidden layers whose (W_{k+1}, W_k) pair is teleported: 'all' or a list of 1,2")
         ->capture_default_str();
-    app.add_option("--tolerance", o.tolerance,
-                   "largest relative change of the batch loss of an accepted teleport (default 1e-5 in float, 1e-9 "
-                   "in double)")
-        ->check(positive());
+    add_search_options(app, o.search);  // --tolerance: 1e-5 in float and 1e-9 in double unless given
     app.add_option("--eval-block", o.eval_block, "samples per block when evaluating a whole split")
         ->check(positive_count())
         ->capture_default_str();
@@ -364,6 +364,7 @@ int main(int argc, char** argv) {
 
     return run_driver("mnist", app, argc, argv, [&] {
         o.schedule_given = app.count("--schedule") > 0;
+        o.tolerance_given = app.count("--tolerance") > 0;
         o.teleport_batches_given = app.count("--teleport-batches") > 0;
         o.sweep_teleports_given = app.count("--sweep-teleports") > 0;
         if (o.sweep.empty() && (app.count("--sweep-values") > 0 || o.sweep_teleports_given))

@@ -357,18 +357,18 @@ inline void print_network_methods(const std::vector<network_method>& methods, do
 }
 
 /// Printed: every teleport of a method with its loss change and ‖∇L‖² gain.
-inline void print_network_teleports(const network_method& m) {
+inline void print_network_teleports(const network_method& m, std::size_t payoff_steps) {
     if (m.attempted() == 0) return;
-    std::printf("teleports of %s:\n%6s %6s %12s %12s %10s %12s %12s %9s  %s\n", m.label.c_str(), "seed", "epoch",
-                "loss before", "loss after", "rel.change", "|g|^2 before", "|g|^2 after", "gain", "result");
+    std::vector<teleport_report> all;
+    for (const auto& run : m.runs) all.insert(all.end(), run.teleports.begin(), run.teleports.end());
+    std::printf("teleports of %s (%s):\n%6s %6s %12s %10s %12s %12s %s  %s\n", m.label.c_str(),
+                payoff_summary(all).c_str(), "seed", "epoch", "loss before", "rel.change", "|g|^2 before",
+                "|g|^2 after", payoff_header(payoff_steps).c_str(), "result");
     for (std::size_t i = 0; i < m.runs.size(); ++i)
         for (const auto& r : m.runs[i].teleports)
-            std::printf("%6llu %6zu %12.5e %12.5e %10.2e %12.5e %12.5e %9.3g  %s\n",
-                        static_cast<unsigned long long>(m.seeds[i]), r.step, r.loss_before, r.loss_after,
-                        r.relative_loss_change, r.grad_norm_sq_before, r.grad_norm_sq_after,
-                        r.grad_norm_sq_after / r.grad_norm_sq_before,
-                        r.accepted ? "accepted" : ("rejected: " + r.rejection).c_str());
+            std::printf("%6llu %6zu %12.5e %10.2e %12.5e %12.5e %s  %s\n", static_cast<unsigned long long>(m.seeds[i]),
+                        r.step, r.loss_before, r.relative_loss_change, r.grad_norm_sq_before, r.grad_norm_sq_after,
+                        payoff_cells(r).c_str(), r.accepted ? "accepted" : ("rejected: " + r.rejection).c_str());
 }
-
 
 }  // namespace teleport::drivers

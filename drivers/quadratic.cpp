@@ -45,12 +45,11 @@ struct options {
     double lr = 0.1;
     std::size_t steps = 100;
     std::string schedule_text = "0";
-    std::string strategy = "normalized-ascent";
+    search_options search;
     std::size_t teleport_steps = 200;
     double teleport_lr = 0.1;
     std::string map_name = "exact";
     std::string theta0_text = "0";
-    double tolerance = teleport_settings{}.tolerance;
     double threshold = 1e-3;
     std::uint64_t seed = 0;
     std::string out = "results/quadratic";
@@ -152,11 +151,8 @@ int run(const options& o, const std::vector<double>& given_matrix) {
                                                : std::string()) +
                                         ", got " + std::to_string(values.size()));
     }
-    teleport_settings settings;
-    settings.strategy = make_strategy(o.strategy, o.teleport_steps, o.teleport_lr);
-    settings.map = parse_exp_map(o.map_name);
-    settings.tolerance = o.tolerance;
-    validate(settings);
+    teleport_settings settings = o.search.settings(o.teleport_steps, o.teleport_lr, parse_exp_map(o.map_name));
+    if (o.theta0_text == "random") settings.start.kind = start_kind::uniform;
     const auto schedule = teleport_schedule::at(schedule_set);
 
     // --- the four methods
@@ -284,10 +280,10 @@ int run(const options& o, const std::vector<double>& given_matrix) {
                 o.w0_text.empty() ? "random" : "given");
     std::printf("  gd lr %g, %zu steps; teleport before step%s %s: %s (%zu %s), group SO(%zu), map %s\n", o.lr,
                 o.steps, schedule_steps.size() == 1 ? "" : "s",
-                schedule_steps.empty() ? "(none)" : join(schedule_steps).c_str(), o.strategy.c_str(), o.teleport_steps,
-                o.strategy == "random-search" ? "samples" : "steps", N, o.map_name.c_str());
+                schedule_steps.empty() ? "(none)" : join(schedule_steps).c_str(), o.search.strategy.c_str(),
+                o.teleport_steps, o.search.strategy == "random-search" ? "samples" : "steps", N, o.map_name.c_str());
     print_methods(methods, o.threshold);
-    print_teleports(teleported, o.tolerance);
+    print_teleports(teleported, settings.tolerance, settings.payoff.steps);
     for (std::size_t i = 0; i < teleported.run.teleports.size(); ++i) {
         const auto& r = teleported.run.teleports[i];
         if (!r.accepted) continue;
@@ -348,9 +344,7 @@ int main(int argc, char** argv) {
     app.add_option("--steps", o.steps, "optimizer steps")->check(positive_count())->capture_default_str();
     app.add_option("--schedule", o.schedule_text, "teleport before these steps (0-based, comma-separated; 'none')")
         ->capture_default_str();
-    app.add_option("--strategy", o.strategy, "how the group element is searched")
-        ->check(one_of(strategy_names()))
-        ->capture_default_str();
+    add_search_options(app, o.search);
     app.add_option("--teleport-steps", o.teleport_steps, "ascent steps on theta (samples for random-search)")
         ->check(positive_count())
         ->capture_default_str();
@@ -363,9 +357,6 @@ int main(int argc, char** argv) {
     app.add_option("--theta0", o.theta0_text,
                    "start of each teleport's search in so(n): one value for all n(n-1)/2 coordinates, n(n-1)/2 values, "
                    "that many per teleport, or 'random' (uniform in [0, pi) per coordinate from the seed)")
-        ->capture_default_str();
-    app.add_option("--tolerance", o.tolerance, "largest relative loss change of an accepted teleport")
-        ->check(positive())
         ->capture_default_str();
     app.add_option("--threshold", o.threshold, "loss threshold for 'steps to reach'")->check(positive())->capture_default_str();
     app.add_option("--seed", o.seed, "seed of every random draw (A, w0, theta0)")

@@ -35,8 +35,7 @@ struct options {
     double lr = 1e-3;
     std::size_t teleport_steps = 10;
     double teleport_lr = 1e-8;
-    std::string strategy = "gradient-ascent";
-    double tolerance = 1e-9;
+    search_options search;
     std::string widths = "4,8,16,32,64,128";
     std::string depths = "2,3,4,5,6";
     std::size_t depth_width = 128;
@@ -48,7 +47,7 @@ struct row {
     std::size_t d = 0, layers = 0;
     std::size_t epochs = 0;  // epochs run (fewer than asked when the loss became non-finite)
     std::string stop;
-    std::size_t teleports = 0, accepted = 0;
+    std::size_t teleports = 0, accepted = 0, paid_off = 0;  // paid off: of the measured (payoff_check)
     std::string first_rejection;  // why the first rejected teleport was rejected
     double total_s = 0, teleport_s = 0;
     double initial_loss = 0, final_loss = 0;
@@ -78,6 +77,7 @@ row time_one(const options& o, std::size_t d, const teleport_settings& settings)
     for (const auto& t : run.teleports)
         if (t.accepted) {
             ++r.accepted;
+            r.paid_off += t.paid_off();
             r.max_relative_loss_change = std::max(r.max_relative_loss_change, t.relative_loss_change);
         } else if (r.first_rejection.empty()) {
             r.first_rejection = "epoch " + std::to_string(t.step) + ": " + t.rejection;
@@ -158,12 +158,7 @@ int main(int argc, char** argv) {
         ->check(positive_count())
         ->capture_default_str();
     app.add_option("--teleport-lr", o.teleport_lr, "teleport learning rate")->check(positive())->capture_default_str();
-    app.add_option("--strategy", o.strategy, "how the group element is searched")
-        ->check(one_of(strategy_names()))
-        ->capture_default_str();
-    app.add_option("--tolerance", o.tolerance, "largest relative loss change of an accepted teleport")
-        ->check(positive())
-        ->capture_default_str();
+    add_search_options(app, o.search);
     app.add_option("--widths", o.widths, "(a): the widths d ('none' to skip)")->capture_default_str();
     app.add_option("--width-layers", o.width_layers, "(a): weight matrices (2 to 6)")
         ->check(positive_count())
@@ -173,10 +168,7 @@ int main(int argc, char** argv) {
     app.add_option("--depth-width", o.depth_width, "(b): the width d")->check(positive_count())->capture_default_str();
 
     return run_driver("runtime", app, argc, argv, [&] {
-        teleport_settings settings;
-        settings.strategy = make_strategy(o.strategy, o.teleport_steps, o.teleport_lr);
-        settings.tolerance = o.tolerance;
-        validate(settings);
+        const teleport_settings settings = o.search.settings(o.teleport_steps, o.teleport_lr);
         auto list = [](const std::string& text, const char* option) {
             if (text == "none") return std::vector<std::size_t>{};
             auto v = parse_count_list(text, option);
@@ -200,18 +192,18 @@ int main(int argc, char** argv) {
         const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
         std::printf("runtime (paper Fig. 6): %zu GD epochs (lr %g), a %zu-step teleport (%s, lr %g) before epoch 0 and "
                     "every %zu; OPENBLAS_NUM_THREADS=%s\n",
-                    o.epochs, o.lr, o.teleport_steps, o.strategy.c_str(), o.teleport_lr, o.every,
+                    o.epochs, o.lr, o.teleport_steps, o.search.strategy.c_str(), o.teleport_lr, o.every,
                     threads ? threads : "(unset)");
-        std::printf("%-6s %5s %7s %7s %10s %11s %11s %11s %13s %13s\n", "part", "d", "layers", "epochs", "teleports",
-                    "total [s]", "GD [s]", "tele. [s]", "GD epoch [us]", "teleport [ms]");
+        std::printf("%-6s %5s %7s %7s %10s %8s %11s %11s %11s %13s %13s\n", "part", "d", "layers", "epochs", "teleports",
+                    "paid off", "total [s]", "GD [s]", "tele. [s]", "GD epoch [us]", "teleport [ms]");
         std::vector<row> width_rows, depth_rows;
         std::size_t stopped = 0;
         auto run_one = [&](const char* part, std::size_t d, std::size_t layers, std::vector<row>& rows) {
             row r = time_config(o, d, layers, settings);
             r.part = part;
             stopped += r.epochs < o.epochs ? 1 : 0;
-            std::printf("%-6s %5zu %7zu %7zu %10s %11.4e %11.4e %11.4e %13.3f %13.4f%s\n", part, d, layers, r.epochs,
-                        (std::to_string(r.accepted) + "/" + std::to_string(r.teleports)).c_str(), r.total_s, r.gd_s(),
+            std::printf("%-6s %5zu %7zu %7zu %10s %8zu %11.4e %11.4e %11.4e %13.3f %13.4f%s\n", part, d, layers, r.epochs,
+                        (std::to_string(r.accepted) + "/" + std::to_string(r.teleports)).c_str(), r.paid_off, r.total_s, r.gd_s(),
                         r.teleport_s, 1e6 * r.gd_epoch_s(), 1e3 * r.teleport_each_s(),
                         r.epochs < o.epochs ? ("  stopped: " + r.stop).c_str() : "");
             if (!r.first_rejection.empty()) std::printf("       first rejected teleport, %s\n", r.first_rejection.c_str());
@@ -246,7 +238,7 @@ int main(int argc, char** argv) {
             json a = json::array();
             for (const auto& r : rows)
                 a.push_back({{"d", r.d}, {"layers", r.layers}, {"epochs", r.epochs}, {"stop_reason", r.stop},
-                             {"teleports", r.teleports}, {"accepted", r.accepted},
+                             {"teleports", r.teleports}, {"accepted", r.accepted}, {"paid_off", r.paid_off},
                              {"first_rejection", r.first_rejection.empty() ? json(nullptr) : json(r.first_rejection)},
                              {"total_seconds", r.total_s}, {"gd_seconds", r.gd_s()}, {"teleport_seconds", r.teleport_s},
                              {"initial_loss", json_number(r.initial_loss)}, {"final_loss", json_number(r.final_loss)},

@@ -130,6 +130,7 @@ struct method_result {
     double total_seconds = std::numeric_limits<double>::quiet_NaN();
     double teleport_seconds = std::numeric_limits<double>::quiet_NaN();
     std::size_t accepted = 0, attempted = 0;
+    std::size_t measured = 0, paid_off = 0;  // counterfactual accounting: measured, paid off
     std::vector<reached> thresholds;  // one per threshold of the experiment
 };
 
@@ -195,6 +196,12 @@ inline experiment_table load_experiment(const fs::path& summary_path, std::vecto
         r.teleport_seconds = detail::number_or_nan(m, "teleport_seconds");
         r.accepted = m.value("teleports_accepted", std::size_t{0});
         r.attempted = m.contains("teleports") && m["teleports"].is_array() ? m["teleports"].size() : 0;
+        if (r.attempted > 0)
+            for (const json& t : m["teleports"])
+                if (t.is_object() && t.contains("paid_off") && t["paid_off"].is_boolean()) {
+                    ++r.measured;
+                    r.paid_off += t["paid_off"].get<bool>() ? 1 : 0;
+                }
         const curve c = averaged ? read_curve(dir / "mean.csv", r.name + "_loss_mean", r.name + "_time_s_mean")
                                  : read_curve(dir / m.value("csv", r.name + ".csv"), "loss", "time_s");
         if (e.unit.empty()) e.unit = c.unit;
@@ -266,7 +273,10 @@ inline std::string seconds_text(const std::optional<method_result>& m, std::size
 }
 inline std::string teleports_text(const table_row& row) {
     if (!row.with) return "-";
-    return std::to_string(row.with->accepted) + "/" + std::to_string(row.with->attempted);
+    const auto& m = *row.with;
+    std::string text = std::to_string(m.accepted) + "/" + std::to_string(m.attempted);
+    if (m.measured > 0) text += " (" + std::to_string(m.paid_off) + ")";
+    return text;
 }
 }  // namespace detail
 
@@ -284,12 +294,13 @@ inline std::string table_text(const std::vector<experiment_table>& experiments) 
         return std::string(dashes / 2, '-') + title + std::string(dashes - dashes / 2, '-');
     };
     char line[320];
-    std::snprintf(line, sizeof line, "%-15s %-15s %23s  %-7s %17s  %21s  %9s", "experiment", "method",
+    std::snprintf(line, sizeof line, "%-15s %-15s %23s  %-7s %17s  %21s  %-13s", "experiment", "method",
                   centered("final loss", 23).c_str(), "loss <", centered("steps", 17).c_str(),
                   centered("seconds", 21).c_str(), "teleports");
     add(line);
-    const char* layout = "%-15s %-15s %11s %11s  %-7s %8s %8s  %10s %10s  %9s";
-    std::snprintf(line, sizeof line, layout, "", "", "without", "with", "", "without", "with", "without", "with", "");
+    const char* layout = "%-15s %-15s %11s %11s  %-7s %8s %8s  %10s %10s  %-13s";
+    std::snprintf(line, sizeof line, layout, "", "", "without", "with", "", "without", "with", "without", "with",
+                  "(paid off)");
     add(line);
     for (const auto& e : experiments)
         for (const auto& row : e.rows)
@@ -307,7 +318,8 @@ inline std::string table_text(const std::vector<experiment_table>& experiments) 
             }
     add("steps: optimizer updates until the loss is first below the threshold ('-': never in the run);");
     add("seconds: wall-clock time from the start of the run to that point, teleports included;");
-    add("teleports: accepted/attempted.");
+    add("teleports: accepted/attempted (paid off: the loss some optimizer steps after the teleport was lower");
+    add("than the loss after as many steps without it; see each driver's table for k).");
     for (const auto& e : experiments)
         if (e.unit != "steps" || e.curves != "one CSV per method")
             add(e.driver + ": " + (e.unit == "steps" ? std::string() : e.unit + " instead of steps") +
@@ -333,6 +345,8 @@ inline json method_result_json(const std::optional<method_result>& m) {
     if (m->teleport) {
         j["teleports_accepted"] = m->accepted;
         j["teleports_attempted"] = m->attempted;
+        j["teleports_measured"] = m->measured;
+        j["teleports_paid_off"] = m->paid_off;
     }
     return j;
 }
@@ -368,7 +382,7 @@ inline json experiment_json(const experiment_table& e) {
 inline std::string table_csv(const std::vector<experiment_table>& experiments) {
     csv_writer csv({"experiment", "method", "unit", "threshold", "final_loss_without", "final_loss_with",
                     "steps_without", "steps_with", "seconds_without", "seconds_with", "teleports_accepted",
-                    "teleports_attempted"});
+                    "teleports_attempted", "teleports_paid_off"});
     const auto loss = [](const std::optional<method_result>& m) {
         return m && std::isfinite(m->final_loss) ? detail::shortest(m->final_loss) : std::string();
     };
@@ -385,7 +399,8 @@ inline std::string table_csv(const std::vector<experiment_table>& experiments) {
                                loss(row.without), loss(row.with), steps(row.without, t), steps(row.with, t),
                                seconds(row.without, t), seconds(row.with, t),
                                row.with ? std::to_string(row.with->accepted) : std::string(),
-                               row.with ? std::to_string(row.with->attempted) : std::string()});
+                               row.with ? std::to_string(row.with->attempted) : std::string(),
+                               row.with && row.with->measured ? std::to_string(row.with->paid_off) : std::string()});
     return csv.str();
 }
 

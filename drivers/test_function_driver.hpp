@@ -264,12 +264,11 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
     std::size_t steps = e.steps;
     std::string schedule_text = join(e.schedule);
     std::string theta0_text;
-    std::string strategy = "gradient-ascent";
+    search_options search;
     double teleport_lr = e.teleport_learning_rate;
     std::size_t teleport_steps = e.teleport_steps;
     std::string map_name = "exact";
     std::string state_name = "keep";
-    double tolerance = teleport_settings{}.tolerance;
     double threshold = 1e-3;
     std::string x0_text = join(std::vector<double>{e.x0[0], e.x0[1]});
 
@@ -288,11 +287,10 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
         ->capture_default_str();
     app.add_option("--theta0", theta0_text,
                    "initial angle of each teleport's search: one per teleport, one for all, or 'random' "
-                   "(default: uniform in [0, pi) from the seed)");
-    app.add_option("--strategy", strategy, "how the group element is searched")
-        ->check(one_of(strategy_names()))
-        ->capture_default_str();
-    app.add_option("--teleport-lr", teleport_lr, "learning rate of the gradient ascent on theta")
+                   "(default: 0, the identity; with --strategy gradient-ascent uniform in [0, pi) from the seed, "
+                   "as the paper)");
+    add_search_options(app, search);
+    app.add_option("--teleport-lr", teleport_lr, "learning rate of the gradient ascent on theta (gradient-ascent)")
         ->check(positive())
         ->capture_default_str();
     app.add_option("--teleport-steps", teleport_steps, "ascent steps on theta (samples for random-search)")
@@ -303,9 +301,6 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
         ->capture_default_str();
     app.add_option("--state", state_name, "optimizer state at a teleport")
         ->check(one_of(state_policy_names()))
-        ->capture_default_str();
-    app.add_option("--tolerance", tolerance, "largest relative loss change of an accepted teleport")
-        ->check(positive())
         ->capture_default_str();
     app.add_option("--threshold", threshold, "loss threshold for 'steps to reach'")
         ->check(positive())
@@ -330,13 +325,10 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
             for (double v : values) theta0.push_back({v});
         }
         const any_optimizer opt = make_optimizer(optimizer, lr);
-        teleport_settings settings;
-        settings.strategy = make_strategy(strategy, teleport_steps, teleport_lr);
-        settings.map = parse_exp_map(map_name);
-        settings.tolerance = tolerance;
+        teleport_settings settings = search.settings(teleport_steps, teleport_lr, parse_exp_map(map_name));
+        if (theta0_text == "random") settings.start.kind = start_kind::uniform;
         const state_policy policy = parse_state_policy(state_name);
         const auto schedule = teleport_schedule::at(schedule_set);
-        validate(settings);
 
         // --- runs
         method_record<2> plain, teleported;
@@ -355,9 +347,14 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
                                                    policy, record_points<2>(plain.points));
                 x = x0;
                 theta0_replay replay(settings, schedule, theta0);
-                teleported.run = optimize_with_teleport(o, f, action, x, steps, schedule, settings, seed, policy,
-                                                        record_points<2>(teleported.points),
-                                                        record_teleports<std::array<double, 2>>(teleported.moves), replay);
+                auto record = record_points<2>(teleported.points);
+                auto moves = record_teleports<std::array<double, 2>>(teleported.moves);
+                teleported.run = search.lookahead()
+                                     ? optimize_with_teleport(o, f, lookahead_symmetry(f, action, search.lookahead_steps),
+                                                              x, steps, schedule, settings, seed, policy, record, moves,
+                                                              replay)
+                                     : optimize_with_teleport(o, f, action, x, steps, schedule, settings, seed, policy,
+                                                              record, moves, replay);
                 replay.check(teleported.run.teleports);
             },
             opt);
@@ -381,7 +378,10 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
         config["steps"] = steps;
         config["optimizer"] = optimizer_json(opt);
         config["teleport"] = teleport_settings_json(settings, policy, schedule_steps);
-        config["teleport"]["theta0"] = theta0.empty() ? json("uniform in [0, pi) from the seed") : json(theta0);
+        objective_json(config["teleport"], search);
+        config["teleport"]["theta0"] = !theta0.empty() ? json(theta0)
+                                       : draws_theta0(settings, true) ? json("uniform in [0, pi) from the seed")
+                                                                      : json("0 (the identity)");
         config["threshold"] = threshold_value;
         config["out"] = dir.string();
         config["plot"] = plot;
@@ -408,7 +408,8 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
         std::printf("%s: L = %s\n", e.title.c_str(), f.to_string().c_str());
         std::printf("  from x0 = (%g, %g), %s lr %g, %zu steps; teleport before step%s %s: %s", x0[0], x0[1],
                     optimizer.c_str(), lr, steps, schedule_steps.size() == 1 ? "" : "s",
-                    schedule_steps.empty() ? "(none)" : join(schedule_steps).c_str(), strategy.c_str());
+                    schedule_steps.empty() ? "(none)" : join(schedule_steps).c_str(), search.strategy.c_str());
+        const std::string& strategy = search.strategy;
         if (strategy == "random-search") std::printf(" (%zu samples)", teleport_steps);
         else if (strategy == "gradient-ascent") std::printf(" (%zu steps, lr %g)", teleport_steps, teleport_lr);
         else std::printf(" (%zu steps)", teleport_steps);
@@ -416,7 +417,7 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
                     static_cast<unsigned long long>(seed));
         const std::vector<method_record<2>> methods{plain, teleported};
         print_methods(methods, threshold_value);
-        print_teleports(teleported, tolerance);
+        print_teleports(teleported, settings.tolerance, settings.payoff.steps);
         std::printf("wrote %s: %s.csv %s.csv summary.json", dir.string().c_str(), plain.name.c_str(),
                     teleported.name.c_str());
         for (const auto& name : figures) std::printf(" %s", name.c_str());

@@ -168,8 +168,9 @@ struct teleport_report {
     double loss_without = std::numeric_limits<double>::quiet_NaN();
     double payoff_seconds = 0;       // the time the two look-ahead runs took (not in the teleport's)
 
-    bool payoff_measured() const { return payoff_steps > 0 && loss_with == loss_with && loss_without == loss_without; }
-    /// The loss after k steps is lower with the teleport than without it.
+    bool payoff_measured() const { return payoff_steps > 0; }
+    /// The loss after k steps is lower with the teleport than without it (false when the run
+    /// with it is no longer finite).
     bool paid_off() const { return payoff_measured() && loss_with < loss_without; }
 };
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -28,6 +29,7 @@
 #include "teleport/engine/settings.hpp"
 #include "teleport/engine/symmetry.hpp"
 #include "teleport/train/optimize.hpp"
+#include "teleport/train/optimizers.hpp"
 
 namespace teleport {
 
@@ -86,6 +88,47 @@ void apply_state_policy(state_policy policy, State& state, const Transport& carr
     else if (policy == state_policy::transport) state.for_each_gradient_like(carry);
 }
 
+/// A symmetry whose objective models the optimizer's next steps (a lookahead_decrease sharing
+/// the preconditioner p, engine/objective.hpp): before each teleport, teleport_with_policy calls
+/// prepare(opt, state, x), which writes the optimizer's next step P at x (train/optimizers.hpp,
+/// step_preconditioner; ∇L on the teleport's loss f) into p. Otherwise it is the symmetry S.
+///
+///     auto p = std::make_shared<Vec>();
+///     const step_aware_symmetry symmetry(network_symmetry(net, action, false, how,
+///                                                         lookahead_decrease<Vec>(p, 1)), net, p);
+template <symmetry S, class F>
+class step_aware_symmetry : public S {
+  public:
+    using point = typename S::point;
+
+    step_aware_symmetry(S s, const F& f, std::shared_ptr<point> p) : S(std::move(s)), f_(&f), p_(std::move(p)) {
+        if (!p_) throw std::invalid_argument("step_aware_symmetry: no preconditioner to write");
+    }
+
+    template <class Optimizer, class State>
+    void prepare(const Optimizer& opt, const State& state, const point& x) const {
+        if (g_.size() != x.size()) g_ = zeros_like(x);
+        (void)evaluate_with_gradient(*f_, x, g_);
+        step_preconditioner(opt, state, x, std::as_const(g_), *p_);
+    }
+
+  private:
+    const F* f_;
+    std::shared_ptr<point> p_;
+    mutable point g_;
+};
+
+/// The symmetry of f under a coordinate action whose teleports maximize the decrease of the loss
+/// over the optimizer's next k steps (lookahead_decrease), the optimizer's step re-read before
+/// each teleport.
+template <class F, group_action Action>
+auto lookahead_symmetry(const F& f, const Action& action, std::size_t k) {
+    using point = std::array<double, Action::n>;
+    auto p = std::make_shared<point>();
+    return step_aware_symmetry<action_symmetry<F, Action, lookahead_decrease<point>>, F>(
+        action_symmetry<F, Action, lookahead_decrease<point>>(f, action, lookahead_decrease<point>(p, k)), f, p);
+}
+
 /// The loss after k steps of the optimizer from x with the optimizer state `state` (both copies),
 /// on f: the look-ahead of counterfactual accounting (payoff_check).
 template <class Optimizer, class F, class Vec, class State>
@@ -119,6 +162,8 @@ double teleport_with_policy(const Optimizer& opt, const F& f, const S& symmetry,
         before.emplace(x);
         state_before.emplace(state);
     }
+    if constexpr (requires { symmetry.prepare(opt, std::as_const(state), std::as_const(x)); })
+        symmetry.prepare(opt, std::as_const(state), std::as_const(x));  // the objective's model of the next steps
     const auto carry = teleport_once(symmetry, x, settings, rng, report);
     if (carry) apply_state_policy(policy, state, *carry);
     const double seconds = seconds_since(start);

@@ -31,4 +31,18 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const Net& net,
                                   std::forward<Callbacks>(callbacks)...);
 }
 
+/// The symmetry of a network's loss on its current data under a layer action whose teleports
+/// maximize the decrease of the loss over the optimizer's next k steps (lookahead_decrease, from
+/// the weights: its gradient needs k generated Hessian-vector products), the optimizer's step
+/// re-read before each teleport. track: compose the group element (to transport state).
+template <class Net, class Action>
+auto lookahead_symmetry(const Net& net, const Action& action, std::size_t k, bool track = false) {
+    using point = typename Net::parameters;
+    using objective = lookahead_decrease<point>;
+    auto p = std::make_shared<point>();
+    return step_aware_symmetry<network_symmetry<Net, Action, objective>, Net>(
+        network_symmetry<Net, Action, objective>(net, action, track, detail::evaluation::automatic, objective(p, k)), net,
+        p);
+}
+
 }  // namespace teleport
