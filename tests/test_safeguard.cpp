@@ -227,3 +227,42 @@ TEST_CASE("bad search and pay-off settings get one-line errors", "[teleport][saf
     REQUIRE_FALSE(message(s).empty());
     REQUIRE(message(teleport_settings{normalized_ascent{0}}).find("ascent steps must be positive") != std::string::npos);
 }
+
+TEST_CASE("a step-aware symmetry reads the optimizer's next step before each teleport", "[teleport][payoff]") {
+    // AdaGrad's next step divides by √(G + g²) + ε: the lookahead objective at the teleport must
+    // use the accumulator of the run at that point, not the one of an earlier teleport
+    const auto f = problems::rosenbrock();
+    const auto action = problems::rosenbrock_action();
+    const adagrad opt{0.05};
+    teleport_settings s;
+    s.payoff.steps = 3;
+    std::array<double, 2> x{-1.0, -1.0};
+    const auto run = optimize_with_teleport(opt, f, lookahead_symmetry(f, action, 1), x, 12,
+                                            teleport_schedule::at({4, 9}), s, 3);
+    REQUIRE(run.teleports.size() == 2);
+    // replay the run by hand up to each teleport and evaluate J = L(w) − L(w − P ∇L) there
+    std::array<double, 2> w{-1.0, -1.0};
+    auto state = opt.make_state(w);
+    std::array<double, 2> g{};
+    std::size_t next = 0;
+    for (std::size_t k = 0; k < 12 && next < 2; ++k) {
+        if (k == run.teleports[next].step) {
+            const auto& r = run.teleports[next];
+            f.gradient(w, g);
+            std::array<double, 2> p{}, moved{};
+            step_preconditioner(opt, state, w, g, p);
+            for (std::size_t i = 0; i < 2; ++i) moved[i] = w[i] - p[i] * g[i];
+            REQUIRE(r.objective_before == Approx(f.evaluate(w) - f.evaluate(moved)).epsilon(1e-12));
+            REQUIRE(r.accepted);
+            REQUIRE(r.objective_after > r.objective_before);
+            REQUIRE(r.paid_off());
+            ++next;
+            break;  // after an accepted teleport the hand replay would need the teleported point: stop here
+        }
+        f.gradient(w, g);
+        opt.step(state, w, g);
+    }
+    REQUIRE(next == 1);
+    // the second teleport's model is AdaGrad's at step 9: its objective is not the first one's
+    REQUIRE(run.teleports[1].objective_before != Approx(run.teleports[0].objective_before));
+}
