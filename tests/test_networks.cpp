@@ -709,8 +709,6 @@ TEST_CASE("eq. 8's minimal-change form: the identity, composition, batch invaria
 
 namespace {
 
-// gradient_at_identity(w, u, x) is ∂/∂T ⟨u, map(T)·w⟩ at T = 0, by central differences per
-// algebra coordinate (w first projected for eq. 8, as the header requires).
 // d/dε f(ε) at 0 by the fourth-order central stencil: the eq. 8 action through σ⁻¹ of the
 // bijective tanh has third derivatives large enough that the second-order stencil's ε² error
 // reaches 1e−6 at ε = 1e−5 (measured); this one's ε⁴ error is far below rounding.
@@ -1520,6 +1518,7 @@ void check_activation_space(const Net& net, const Action& action, std::mt19937_6
         const double j_ref = reference.value_and_gradient(w, slow);
         REQUIRE(relative_change(j, j_ref) <= 1e-11);
         REQUIRE(relative_change(state.loss(), net.evaluate(w)) <= 1e-12);
+        REQUIRE(relative_change(state.written_loss(), net.evaluate(written)) <= 1e-12);
         REQUIRE(fast.size() == action.pairs().size());
         std::size_t i = 0;
         for (std::size_t k : action.pairs()) {

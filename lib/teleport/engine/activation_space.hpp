@@ -83,7 +83,8 @@ std::size_t activation_space_rank(const Action& action, std::size_t k, std::size
 }
 
 /// J = ‖∇L‖² and ∂J/∂T_k (as factors) of the nonlinear action, on a state kept in activation space.
-/// Use: reset(w); then value_and_gradient and apply, any number of times; then write(w).
+/// Use: reset(w); then value_and_gradient and apply, any number of times; then write(w) into a copy of
+/// the weights reset() was given.
 template <class Net, class Action>
     requires activation_space_evaluable<Net, Action>
 class activation_space_objective {
@@ -249,8 +250,48 @@ class activation_space_objective {
         return j;
     }
 
-    /// The batch loss of the state (after value_and_gradient).
+    /// The batch loss of the state (after value_and_gradient). It is invariant by construction (the
+    /// state moves Z_k to σ⁻¹(g h_k) and leaves Z_{k+1} alone): a check of the symmetry reads
+    /// written_loss().
     T loss() const { return loss_; }
+
+    /// The batch loss of the weights write() would form, by a forward pass through them: W_m h̃ for
+    /// the dense W_m, Z_k (h̃_{k−1}⁺ h̃) for the implicit ones, Z_1,start + (Z_1 − Z_1,start)(x̃⁺ x̃)
+    /// for the deferred W_1. It moves off loss() when rounding breaks the symmetry (an ill-conditioned
+    /// h̃_k after long steps), as the weights' loss would; O(Σ d_m d_{m−1} b) for m ≥ 2.
+    T written_loss() {
+        if (z_[layers_].size() == 0) throw std::logic_error("activation_space_objective: reset() must come first");
+        for (std::size_t m = 1; m <= layers_; ++m) {
+            matrix& z = forward_z_[m % 2];
+            if (m == 1 && lower(1) && !action_->projects()) {
+                tensor::multiply<T>(false, false, tensor::cref(pinv_[0]), tensor::cref(ht_[0]), tiny_);  // x̃⁺ x̃
+                const matrix change = z_[1] - z1_start_;
+                z = z1_start_;
+                tensor::gemm<T>(false, false, T(1), tensor::cref(change), tensor::cref(tiny_), T(1), tensor::ref(z));
+            } else if (m == 1) {
+                z = z_[1];  // W_1 x̃ as reset() formed it (implicit: Z_1 x̃⁺ x̃, the same to rounding)
+                if (implicit(1)) {
+                    tensor::multiply<T>(false, false, tensor::cref(pinv_[0]), tensor::cref(ht_[0]), tiny_);
+                    tensor::multiply<T>(false, false, tensor::cref(z_[1]), tensor::cref(tiny_), z);
+                }
+            } else if (implicit(m)) {
+                tensor::multiply<T>(false, false, tensor::cref(pinv_[m - 1]), tensor::cref(forward_h_), tiny_);
+                tensor::multiply<T>(false, false, tensor::cref(z_[m]), tensor::cref(tiny_), z);
+            } else {
+                tensor::multiply<T>(false, false, tensor::cref(dense_[m]), tensor::cref(forward_h_), z);
+            }
+            if (m < layers_) {
+                tensor::append_ones_row(tensor::cref(z), net_->shape().bias, forward_h_);
+                T* h = forward_h_.data();
+                for (std::size_t i = 0; i < z.size(); ++i) h[i] = Act::value(h[i]);
+            }
+        }
+        head_weights_[0] = tensor::cref(forward_z_[layers_ % 2]);
+        head_data_[0] = tensor::cref(net_->x());
+        head_data_[1] = tensor::cref(net_->y());
+        return head::evaluate(head_ws_, {std::span<const tensor::const_matrix_ref<T>>(head_weights_),
+                                         std::span<const tensor::const_matrix_ref<T>>(head_data_)});
+    }
 
     /// Move the state by one factored element per pair (in the order of the pairs), bottom-up.
     /// Throws std::domain_error when a hidden layer stops being finite or loses column rank.
@@ -380,6 +421,7 @@ class activation_space_objective {
     std::vector<matrix> ht_, z_, pinv_, sinv_, s_, dense_, delta_, ddelta_, back_, zdot_, hdot_, gamma_, r_, own_;
     matrix z1_start_;  // Z_1 at reset (minimal form, pair 1 teleported): W_1 moves by (Z_1 − Z_1,start) x̃⁺
     matrix work_, tiny_, q_, p_, small_, orth_, up_, old_z_, head_gradient_;
+    matrix forward_z_[2], forward_h_;  // written_loss's forward pass
     typename head::template workspace<T> head_ws_;
     std::array<tensor::const_matrix_ref<T>, 1> head_weights_{};
     std::array<tensor::const_matrix_ref<T>, 2> head_data_{};

@@ -266,17 +266,19 @@ class activation_space_orbit {
     }
 
     T value_and_gradient(direction& d) { return state_.value_and_gradient(d); }
-    /// J, its gradient and the loss L from one pass (the engine's fused trial).
+    /// J and its gradient from one pass (the engine's fused trial), with L the loss of the weights
+    /// write() would form (written_loss: the state's own loss is invariant by construction and would
+    /// hide a symmetry broken by rounding from the engine's check).
     T value_and_gradient(direction& d, double& loss) {
         const T j = state_.value_and_gradient(d);
-        loss = double(state_.loss());
+        loss = double(state_.written_loss());
         return j;
     }
-    /// J, from the same pass as the gradient (the state has no cheaper value-only pass).
+    /// J, from the same pass as the gradient (the state has no cheaper value-only pass), and L as above.
     T value(double& loss) {
         direction unused;
         const T j = state_.value_and_gradient(unused);
-        loss = double(state_.loss());
+        loss = double(state_.written_loss());
         return j;
     }
     double squared_norm(const direction& d) const { return double(detail::squared_norm(d)); }
