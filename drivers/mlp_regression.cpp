@@ -40,6 +40,7 @@ struct options {
     std::string action = "exact";
     std::string symmetry = "nonlinear";
     std::string pairs = "all";
+    std::string action_form = "minimal";
     std::string state = "keep";
     double threshold = 10.0;
     std::string init_dir;
@@ -137,7 +138,8 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
     const std::vector<std::size_t> schedule_steps(schedule_set.begin(), schedule_set.end());
     const auto schedule = teleport_schedule::at(schedule_set);
     const state_policy policy = parse_state_policy(o.state);
-    const Action action(tensor::network_shape{widths, false}, parse_pairs(o.pairs, L), parse_exp_map(o.action));
+    const Action action(tensor::network_shape{widths, false}, parse_pairs(o.pairs, L), parse_exp_map(o.action),
+                        groups::parse_action_form(o.action_form));
     if constexpr (!Action::data_free) {
         // eq. 8 is a symmetry only when the input of each transformed layer has full column rank
         const std::size_t samples = inits.front().second.samples();
@@ -206,6 +208,7 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
     config["gd"] = {{"learning_rate", o.gd_lr}};
     config["adagrad"] = {{"learning_rate", o.adagrad_lr}, {"epsilon", o.adagrad_epsilon}};
     config["symmetry"] = Action::name();
+    if (!Action::data_free) config["action_form"] = o.action_form;
     config["pairs"] = std::vector<std::size_t>(action.pairs().begin(), action.pairs().end());
     config["gd_teleport"] = teleport_settings_json(gd_teleport, policy, schedule_steps);
     config["adagrad_teleport"] = teleport_settings_json(adagrad_teleport, policy, schedule_steps);
@@ -296,6 +299,7 @@ int main(int argc, char** argv) {
                    "(exact on all data)")
         ->check(one_of({"nonlinear", "rescaling"}))
         ->capture_default_str();
+    add_action_form_option(app, o.action_form);
     app.add_option("--pairs", o.pairs, "hidden layers whose (W_{k+1}, W_k) pair is teleported: 'all' or a list")
         ->capture_default_str();
     app.add_option("--state", o.state, "optimizer state at a teleport (transport needs --symmetry rescaling)")

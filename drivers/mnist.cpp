@@ -65,6 +65,7 @@ struct options {
     search_options search;
     std::string symmetry = "nonlinear";
     std::string pairs = "all";
+    std::string action_form = "minimal";
     std::size_t eval_block = 2000;
     std::string sweep;          // "", "when", "interval" or "batches"
     std::string sweep_values;   // "": the kind's default
@@ -128,7 +129,8 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
                         "the nonlinear action (eq. 8) needs full column rank: the input of layer " + std::to_string(k) +
                         " has " + std::to_string(widths[k - 1]) + " rows but a batch has " + std::to_string(o.batch) +
                         " samples (use a smaller --batch or --symmetry rescaling)");
-    const Action action(tensor::network_shape{widths, false}, pairs, exp_map::exact);
+    const Action action(tensor::network_shape{widths, false}, pairs, exp_map::exact,
+                        groups::parse_action_form(o.action_form));
     auto search = o.search;
     // float32 rounding through the pseudo-inverse moves the batch loss by up to ~1e-6 relative
     if (!o.tolerance_given) search.tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-9;
@@ -153,6 +155,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     config["sgd"] = {{"learning_rate", o.sgd_lr}};
     config["adagrad"] = {{"learning_rate", o.adagrad_lr}, {"epsilon", o.adagrad_epsilon}};
     config["symmetry"] = Action::name();
+    if (!Action::data_free) config["action_form"] = o.action_form;
     config["pairs"] = std::vector<std::size_t>(pairs.begin(), pairs.end());
     json tp = teleport_settings_json(settings, state_policy::keep, std::vector<std::size_t>(schedule.begin(), schedule.end()));
     objective_json(tp, o.search);
@@ -337,6 +340,7 @@ int main(int argc, char** argv) {
                    "scaling (exact on all data)")
         ->check(one_of({"nonlinear", "rescaling"}))
         ->capture_default_str();
+    add_action_form_option(app, o.action_form);
     app.add_option("--pairs", o.pairs, "hidden layers whose (W_{k+1}, W_k) pair is teleported: 'all' or a list of 1,2")
         ->capture_default_str();
     add_search_options(app, o.search);  // --tolerance: 1e-5 in float and 1e-9 in double unless given

@@ -357,6 +357,15 @@ inline void print_network_methods(const std::vector<network_method>& methods, do
 }
 
 /// Printed: every teleport of a method with its loss change and ‖∇L‖² gain.
+/// --action-form: eq. 8's form (groups::action_form).
+inline void add_action_form_option(CLI::App& app, std::string& form) {
+    app.add_option("--action-form", form,
+                   "eq. 8: minimal (W_k + (Z' - W_k h) h+, the closest weights with the batch outputs; the identity at "
+                   "g = I) or projection (the paper's Z' h+, which projects W_k onto the batch's span)")
+        ->check(CLI::IsMember({"minimal", "projection"}))
+        ->capture_default_str();
+}
+
 inline void print_network_teleports(const network_method& m, std::size_t payoff_steps) {
     if (m.attempted() == 0) return;
     std::vector<teleport_report> all;
