@@ -142,7 +142,7 @@ void sgd_hand_written(benchmark::State& state) {
 }
 
 // The whole teleport as the mnist driver takes it by default: the safeguarded search (normalized
-// ascent, 10 steps) under eq. 8's minimal-change form, in activation space; or with every step
+// ascent, 10 steps of at most 0.1) under eq. 8's minimal-change form, in activation space; or with every step
 // evaluated from the weights by the generated Hessian-vector product (weight space); or the paper's
 // teleport (gradient ascent at lr 1e-3, the projection form).
 enum class teleport_kind { safeguarded, paper };
@@ -155,7 +155,7 @@ void whole_teleport(benchmark::State& state, detail::evaluation how, teleport_ki
                            paper ? groups::action_form::projection : groups::action_form::minimal_change);
     teleport_settings settings;
     if (paper) settings.strategy = gradient_ascent{10, teleport_lr};
-    else settings.strategy = normalized_ascent{10};
+    else settings.strategy = normalized_ascent{10, 0.1, 40, 0.1};  // the mnist driver's steps of 0.1
     settings.tolerance = 1e-5;  // the driver's float32 tolerance
     std::size_t accepted = 0, total = 0, evaluations = 0;
     double gain = 0, change = 0;

@@ -280,7 +280,7 @@ inline json teleport_report_json(const teleport_report& r) {
     t["objective_before"] = json_number(r.objective_before);
     t["objective_after"] = json_number(r.objective_after);
     t["objective_evaluations"] = r.objective_evaluations;
-    t["objective_gain"] = json_number(r.objective_after / r.objective_before);
+    if (r.objective_before > 0) t["objective_gain"] = json_number(r.objective_after / r.objective_before);
     t["accepted"] = r.accepted;
     if (!r.accepted) t["rejection"] = r.rejection;
     if (r.payoff_measured()) {
@@ -303,7 +303,11 @@ inline std::string payoff_cells(const teleport_report& r) {
         return std::string(t);
     };
     const std::string verdict = !r.payoff_measured() ? "-" : r.paid_off() ? "yes" : "no";
-    std::snprintf(text, sizeof text, "%9s %12s %12s %4s", cell(r.objective_after / r.objective_before, "%.3g").c_str(),
+    // the gain J after / J before, or the change of J when J before is not positive (a lookahead
+    // objective can be negative: the next step would raise the loss)
+    const std::string gain = r.objective_before > 0 ? cell(r.objective_after / r.objective_before, "%.3g")
+                                                    : cell(r.objective_after - r.objective_before, "%+.2e");
+    std::snprintf(text, sizeof text, "%9s %12s %12s %4s", gain.c_str(),
                   cell(r.loss_with, "%.5e").c_str(), cell(r.loss_without, "%.5e").c_str(), verdict.c_str());
     return text;
 }

@@ -305,6 +305,7 @@ int main(int argc, char** argv) {
                  "mini-batch SGD and AdaGrad, each with and without symmetry teleportation (paper eq. 8 on mini-batches, "
                  "or the data-free rescaling); Fashion-MNIST by default, any MNIST-format folder with --data."};
     options o;
+    o.search.initial_step = o.search.trust_radius = 0.1;  // steps of 0.1 in the algebra (docs/networks.md)
     app.add_option("--out", o.out, "output folder (created if needed)")->capture_default_str();
     app.add_option("--seed", o.seed, "seed of the split, the initialization, the shuffles and the teleports")
         ->check(seed_value())

@@ -101,7 +101,8 @@ class activation_space_objective {
         if (net.shape().widths != action.shape().widths || net.shape().bias != action.shape().bias)
             throw std::invalid_argument("teleport: the action was made for a network of other widths");
         const std::size_t n = layers_ + 1;
-        for (auto* v : {&ht_, &z_, &pinv_, &sinv_, &s_, &dense_, &delta_, &ddelta_, &back_, &zdot_, &hdot_, &gamma_, &r_, &own_})
+        for (auto* v : {&ht_, &z_, &pinv_, &sinv_, &s_, &dense_, &delta_, &ddelta_, &back_, &back_dot_, &zdot_, &hdot_,
+                        &gamma_, &r_, &own_})
             v->resize(n);
     }
 
@@ -184,13 +185,13 @@ class activation_space_objective {
                                          std::span<const tensor::matrix_ref<T>>(hv));
         }
         for (std::size_t m = top - 1; m >= bottom; --m) {
-            // Ḃ = h_m Γ_{m+1} + (W_{m+1}ᵀ Δ̇_{m+1})[:d_m]
-            transpose_times(m + 1, ddelta_[m + 1], work_);
+            // Ḃ = h_m Γ_{m+1} + (W_{m+1}ᵀ Δ̇_{m+1})[:d_m]; W_{m+1}ᵀ Δ̇_{m+1} kept for the factors of pair m
+            transpose_times(m + 1, ddelta_[m + 1], back_dot_[m]);
             const std::size_t d = width(m);
             tensor::reshape(ddelta_[m], d, b);
             tensor::gemm<T>(false, false, T(1), hidden(m), tensor::cref(gamma_[m + 1]), T(0), tensor::ref(ddelta_[m]));
             T* dd = ddelta_[m].data();
-            const T* wd = work_.data();
+            const T* wd = back_dot_[m].data();
             const T* zm = z_[m].data();
             const T* zd = zdot_[m].data();
             const T* bk = back_[m].data();
@@ -225,11 +226,11 @@ class activation_space_objective {
                 tensor::reshape(f.right, d, b);
                 std::copy(ht_[k].data(), ht_[k].data() + d * b, f.right.data());
             } else if (!action_->projects() && width(k + 1) > b) {
-                // [Q_k ⊘ σ′ − 2 W_{k+1}[:, :d]ᵀ Δ̇_{k+1}, −2 (W_{k+1}ᵀΔ_{k+1})[:d]] [h_k, ḣ_k]ᵀ (rank 2b)
-                transpose_times(k + 1, ddelta_[k + 1], work_);
+                // [Q_k ⊘ σ′ − 2 W_{k+1}[:, :d]ᵀ Δ̇_{k+1}, −2 (W_{k+1}ᵀΔ_{k+1})[:d]] [h_k, ḣ_k]ᵀ (rank 2b);
+                // W_{k+1}ᵀ Δ̇_{k+1} from the pass down (k is at or above the lowest pair)
                 tensor::reshape(f.left, d, 2 * b);
                 tensor::reshape(f.right, d, 2 * b);
-                const T* wd = work_.data();
+                const T* wd = back_dot_[k].data();
                 const T* bk = back_[k].data();
                 const T* hk = ht_[k].data();
                 const T* hd = hdot_[k].data();
@@ -418,7 +419,9 @@ class activation_space_objective {
     T loss_ = 0;
     // per layer m: h̃_m, Z_m, h̃_m⁺, S_m⁻¹, S_m, dense W_m, Δ_m, Δ̇_m, (W_{m+1}ᵀΔ_{m+1})[:d_m], Ż_m, ḣ̃_m, Δ_mᵀΔ_m, r_m,
     // and Q_m = U_m h̃_{m−1}⁺ᵀ for the pairs
-    std::vector<matrix> ht_, z_, pinv_, sinv_, s_, dense_, delta_, ddelta_, back_, zdot_, hdot_, gamma_, r_, own_;
+    // back_dot_[m] = W_{m+1}ᵀ Δ̇_{m+1}
+    std::vector<matrix> ht_, z_, pinv_, sinv_, s_, dense_, delta_, ddelta_, back_, back_dot_, zdot_, hdot_, gamma_, r_,
+        own_;
     matrix z1_start_;  // Z_1 at reset (minimal form, pair 1 teleported): W_1 moves by (Z_1 − Z_1,start) x̃⁺
     matrix work_, tiny_, q_, p_, small_, orth_, up_, old_z_, head_gradient_;
     matrix forward_z_[2], forward_h_;  // written_loss's forward pass
