@@ -231,12 +231,36 @@ void apply_activation_space(benchmark::State& state) {
     const teleport_setup t;
     activation_space_objective<net_type, nonlinear> start(t.net, t.action);
     start.reset(t.w);
-    const auto elements = t.action.elements(t.grad, T(teleport_lr));
+    std::vector<groups::low_rank<T>> grad;  // the factors the activation-space search steps along (rank 2b)
+    start.value_and_gradient(grad);
+    const auto elements = t.action.elements(grad, T(teleport_lr));
     for (auto _ : state) {
         auto s = start;
         s.apply(elements);
         benchmark::ClobberMemory();
     }
+}
+
+// The copy of the activation-space state a trial step makes (about 1.5 MB in the minimal form).
+void copy_activation_space(benchmark::State& state) {
+    const teleport_setup t;
+    activation_space_objective<net_type, nonlinear> start(t.net, t.action);
+    start.reset(t.w);
+    for (auto _ : state) {
+        auto s = start;
+        benchmark::DoNotOptimize(&s);
+        benchmark::ClobberMemory();
+    }
+}
+
+// The group elements of an activation-space step (two exponentials of 2r x 2r matrices).
+void group_elements_activation_space(benchmark::State& state) {
+    const teleport_setup t;
+    activation_space_objective<net_type, nonlinear> start(t.net, t.action);
+    start.reset(t.w);
+    std::vector<groups::low_rank<T>> grad;
+    start.value_and_gradient(grad);
+    for (auto _ : state) benchmark::DoNotOptimize(t.action.elements(grad, T(teleport_lr)));
 }
 
 void hessian_vector(benchmark::State& state) {
@@ -310,6 +334,8 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("mnist/ascent_step/activation_space", ascent_step_activation_space);
     benchmark::RegisterBenchmark("mnist/objective_gradient/activation_space", objective_gradient_activation_space);
     benchmark::RegisterBenchmark("mnist/apply_action/activation_space", apply_activation_space);
+    benchmark::RegisterBenchmark("mnist/copy_state/activation_space", copy_activation_space);
+    benchmark::RegisterBenchmark("mnist/group_elements/activation_space", group_elements_activation_space);
     benchmark::RegisterBenchmark("mnist/ascent_step/weight_space", ascent_step);
     benchmark::RegisterBenchmark("mnist/hessian_vector_product/generated", hessian_vector);
     benchmark::RegisterBenchmark("mnist/gradient_factors/generated", gradient_factors);
