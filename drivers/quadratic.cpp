@@ -180,9 +180,13 @@ int run(const options& o, const std::vector<double>& given_matrix) {
                                        state_policy::keep, record_points<N>(plain.points));
     w = w0;
     theta0_replay replay(settings, schedule, theta0);
-    teleported.run = optimize_with_teleport(opt, f, action, w, o.steps, schedule, settings, o.seed, state_policy::keep,
-                                            record_points<N>(teleported.points), record_teleports<point>(teleported.moves),
-                                            replay);
+    auto teleport_run = [&](const auto& by) {  // the action (‖∇L‖²) or the lookahead symmetry
+        return optimize_with_teleport(opt, f, by, w, o.steps, schedule, settings, o.seed, state_policy::keep,
+                                      record_points<N>(teleported.points), record_teleports<point>(teleported.moves),
+                                      replay);
+    };
+    teleported.run = o.search.lookahead() ? teleport_run(lookahead_symmetry(f, action, o.search.lookahead_steps))
+                                          : teleport_run(action);
     replay.check(teleported.run.teleports);
     w = w0;
     newton.run = optimize_with_teleport(teleport::newton(f, 1.0), f, action, w, o.steps, teleport_schedule::never(),
@@ -217,6 +221,7 @@ int run(const options& o, const std::vector<double>& given_matrix) {
     config["gd"] = json{{"learning_rate", o.lr}};
     config["newton"] = json{{"learning_rates", {1.0, o.lr}}};
     config["teleport"] = teleport_settings_json(settings, state_policy::keep, schedule_steps);
+    objective_json(config["teleport"], o.search);
     config["teleport"]["group"] = algebra::name();
     config["teleport"]["theta0"] =
         theta0.empty() ? json("uniform in [0, pi) per coordinate from the seed") : json(theta0);

@@ -68,8 +68,11 @@ row time_one(const options& o, std::size_t d, const teleport_settings& settings)
     for (std::size_t k = 1; k < L; ++k) pairs.insert(k);
     const action_type action(tensor::network_shape{widths, false}, pairs, settings.map);
     auto w = net.pack(init.weights);
-    const auto run = optimize_with_teleport(gd{o.lr}, net, action, w, o.epochs, teleport_schedule::every(o.every, 0),
-                                            settings, o.seed);
+    const auto schedule = teleport_schedule::every(o.every, 0);
+    const auto run = o.search.lookahead()
+                         ? optimize_with_teleport(gd{o.lr}, net, lookahead_symmetry(net, action, o.search.lookahead_steps),
+                                                  w, o.epochs, schedule, settings, o.seed)
+                         : optimize_with_teleport(gd{o.lr}, net, action, w, o.epochs, schedule, settings, o.seed);
     row r;
     r.d = d;
     r.layers = L;
@@ -146,6 +149,7 @@ int main(int argc, char** argv) {
                  "network of d x d weights and data, (b) against the number of layers. Weights and data are random "
                  "orthogonal matrices. For small matrices set OPENBLAS_NUM_THREADS=1."};
     options o;
+    o.search.objective = "lookahead";  // as mlp_regression: ‖∇L‖² teleports make GD at lr 1e-3 diverge here
     app.add_option("--out", o.out, "output folder (created if needed)")->capture_default_str();
     app.add_option("--seed", o.seed, "seed of the orthogonal initialization")->check(seed_value())->capture_default_str();
     app.add_flag("--plot,!--no-plot", o.plot, "render the figures with gnuplot (PNG); on by default");
@@ -226,6 +230,7 @@ int main(int argc, char** argv) {
         config["every"] = o.every;
         config["gd"] = {{"learning_rate", o.lr}};
         config["teleport"] = teleport_settings_json(settings, state_policy::keep, {});
+        objective_json(config["teleport"], o.search);
         config["widths"] = widths;
         config["width_layers"] = o.width_layers;
         config["depths"] = depths;
