@@ -58,7 +58,7 @@ def read_csv(path):
 
 def without_times(j):
     """summary.json without what differs between two runs of the same configuration."""
-    skip = {"seconds", "total_seconds", "teleport_seconds", "evaluation_seconds", "command_line", "out"}
+    skip = {"seconds", "total_seconds", "teleport_seconds", "payoff_seconds", "evaluation_seconds", "command_line", "out"}
     if isinstance(j, dict):
         return {k: without_times(v) for k, v in j.items() if k not in skip}
     if isinstance(j, list):

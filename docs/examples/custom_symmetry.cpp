@@ -22,13 +22,11 @@ int main() {
     const auto phi_inverse = teleport::groups::make_map<2>(x + 2_c - pow<3>(y + 1_c), y + 1_c);
     const auto action = teleport::groups::make_coordinate_action<teleport::groups::so<2>>(phi, phi_inverse);
 
-    // Algorithm 1: GD with a teleport before steps 9, 59, 109, … (three normalized-ascent steps:
-    // no teleport learning rate to tune), against plain GD through the same loop. With this small
-    // learning rate GD is slow and the steeper points help; with a large one (2e-3 here) the
-    // steeper, more curved points make GD unstable — a teleport raises ‖∇L‖², not the step GD can take.
-    // θ₀ is drawn uniformly from [0, π) as in the paper (seeded): starting every ascent from the
-    // identity instead (settings.start.given = {0.0}) raises ‖∇L‖² at every teleport but ends at
-    // loss 5.1 here — the random start explores the whole orbit.
+    // Algorithm 1: GD with a teleport before steps 9, 59, 109, … (three steps of the safeguarded
+    // search, normalized ascent from the identity: no teleport learning rate to tune, and only steps
+    // that raise ‖∇L‖²), against plain GD through the same loop. With this small learning rate GD is
+    // slow and the steeper points help; with a large one (2e-3 here) the steeper, more curved points
+    // make GD unstable — ‖∇L‖² does not see the step GD can take (teleport::lookahead_symmetry does).
     teleport::teleport_settings settings;
     settings.strategy = teleport::normalized_ascent{3, 0.05};
     const teleport::gd gd{3e-4};
