@@ -52,6 +52,7 @@ struct row {
     double total_s = 0, teleport_s = 0;
     double initial_loss = 0, final_loss = 0;
     double max_relative_loss_change = 0;  // over the accepted teleports
+    std::vector<teleport_report> reports;  // every teleport: its gain and pay-off, for summary.json
     double gd_s() const { return total_s - teleport_s; }
     double gd_epoch_s() const { return epochs ? gd_s() / double(epochs) : 0.0; }
     double teleport_each_s() const { return teleports ? teleport_s / double(teleports) : 0.0; }
@@ -85,6 +86,7 @@ row time_one(const options& o, std::size_t d, const teleport_settings& settings)
         } else if (r.first_rejection.empty()) {
             r.first_rejection = "epoch " + std::to_string(t.step) + ": " + t.rejection;
         }
+    r.reports = run.teleports;
     r.epochs = run.steps.back().step;
     r.stop = to_string(run.reason);
     r.total_s = run.total_seconds;
@@ -247,7 +249,12 @@ int main(int argc, char** argv) {
                              {"first_rejection", r.first_rejection.empty() ? json(nullptr) : json(r.first_rejection)},
                              {"total_seconds", r.total_s}, {"gd_seconds", r.gd_s()}, {"teleport_seconds", r.teleport_s},
                              {"initial_loss", json_number(r.initial_loss)}, {"final_loss", json_number(r.final_loss)},
-                             {"max_relative_loss_change", json_number(r.max_relative_loss_change)}});
+                             {"max_relative_loss_change", json_number(r.max_relative_loss_change)},
+                             {"teleport_reports", [&] {
+                                  json t = json::array();
+                                  for (const auto& report : r.reports) t.push_back(teleport_report_json(report));
+                                  return t;
+                              }()}});
             return a;
         };
         summary["width"] = rows_json(width_rows);
