@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -190,6 +191,17 @@ TEST_CASE("IDX: missing files, directories and files that are not IDX", "[idx]")
     write_gzip(text_gz, {'h', 'e', 'l', 'l', 'o'});
     CHECK(contains(error_of(text_gz, [&] { (void)teleport::io::read_idx_labels(text_gz); }),
                    "is gzip-compressed but does not hold an IDX file"));
+}
+
+TEST_CASE("IDX: a FIFO or other non-regular file is refused without opening it", "[idx]") {
+    // opening a FIFO that has no writer blocks forever: the reader must refuse it first
+    const temp_dir dir;
+    const auto fifo = dir / "train-images-idx3-ubyte.gz";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(contains(error_of(fifo, [&] { (void)teleport::io::read_idx_images(fifo); }), "is not a regular file"));
+    CHECK(contains(error_of(fifo, [&] { (void)teleport::io::read_idx_labels(fifo); }), "is not a regular file"));
+    CHECK(contains(error_of(fs::path("/dev/null"), [&] { (void)teleport::io::read_idx_labels("/dev/null"); }),
+                   "is not a regular file"));
 }
 
 TEST_CASE("IDX: bad magic numbers and swapped image and label files", "[idx]") {

@@ -111,6 +111,8 @@ public:
             fail("does not exist");
         }
         if (std::filesystem::is_directory(status)) fail("is a directory, not an IDX file");
+        // a FIFO, socket or device would block the open or the read (a FIFO with no writer forever)
+        if (!std::filesystem::is_regular_file(status)) fail("is not a regular file");
         errno = 0;
         file_.reset(std::fopen(path.c_str(), "rb"));
         if (file_ == nullptr) fail(std::string("cannot be opened: ") + std::strerror(errno));
