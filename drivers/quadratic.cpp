@@ -121,6 +121,8 @@ int run(const options& o, const std::vector<double>& given_matrix) {
             throw std::invalid_argument("--w0: expected " + std::to_string(N) + " values, got " +
                                         std::to_string(values.size()));
         std::copy(values.begin(), values.end(), w0.begin());
+        if (std::ranges::all_of(w0, [](double v) { return v == 0.0; }))
+            throw std::invalid_argument("--w0: 0 is the minimum: there is nothing to descend and no level set to teleport on");
     }
     xt::xtensor<double, 2> a_tensor = xt::empty<double>({N, N});
     std::copy(a.begin(), a.end(), a_tensor.begin());

@@ -104,6 +104,14 @@ TEST_CASE("quadratic level sets: the largest gradient and the closest point (Pro
     const double loss = f.evaluate_with_gradient(w, g);
     REQUIRE(problems::level_set_grad_ratio(lambda_max, loss, teleport::squared_norm(g)) ==
             Approx(values(n - 2) / lambda_max).epsilon(1e-10));
+    // at the minimum (and where the loss underflows to it) the ratio is 1, not 0/0
+    for (const double scale : {0.0, 1e-300}) {
+        std::array<double, n> tiny{};
+        tiny.back() = scale;
+        const double at = f.evaluate_with_gradient(tiny, g);
+        REQUIRE(at == 0.0);
+        REQUIRE(problems::level_set_grad_ratio(lambda_max, at, teleport::squared_norm(g)) == 1.0);
+    }
 }
 
 TEST_CASE("random_spd_log_spaced rejects a condition number below 1", "[problems][errors]") {

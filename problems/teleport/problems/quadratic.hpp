@@ -88,8 +88,12 @@ std::array<double, N * N> random_spd_log_spaced(std::mt19937_64& rng, double con
 inline double level_set_max_grad_norm_sq(double lambda_max, double loss) { return 4.0 * lambda_max * loss; }
 inline double level_set_distance_to_minimum(double lambda_max, double loss) { return std::sqrt(loss / lambda_max); }
 /// ‖∇L(w)‖² as a fraction of the largest on w's level set: 1 exactly at the level set's maximizers.
+/// At the minimum (loss 0, also when it underflows there) the level set is the point itself and its
+/// gradient, 0, is its largest: the ratio is 1, not 0/0.
 inline double level_set_grad_ratio(double lambda_max, double loss, double grad_norm_sq) {
-    return grad_norm_sq / level_set_max_grad_norm_sq(lambda_max, loss);
+    const double largest = level_set_max_grad_norm_sq(lambda_max, loss);
+    if (largest == 0.0 && grad_norm_sq == 0.0) return 1.0;
+    return grad_norm_sq / largest;
 }
 
 /// wᵀAw = Σ_i A_ii w_i² + Σ_{i<j} 2 A_ij w_i w_j, with A_ij (i ≤ j) the runtime parameter number
