@@ -155,8 +155,9 @@ inline state_policy parse_state_policy(std::string_view name) {
 }
 
 
-/// --schedule: teleport before these steps (or epochs: `unit`), 0-based, each below `limit`, no
-/// repeats; "none" for no teleport.
+/// --schedule: teleport before these steps (or epochs: `unit`), 0-based, increasing, each below
+/// `limit`; "none" for no teleport. An unordered list is refused rather than sorted: per-teleport
+/// values (--theta0) follow the order given.
 inline std::set<std::size_t> parse_schedule(const std::string& text, std::size_t limit, std::string_view unit) {
     std::set<std::size_t> s;
     if (text == "none") return s;
@@ -165,6 +166,9 @@ inline std::set<std::size_t> parse_schedule(const std::string& text, std::size_t
         if (t >= limit)
             throw std::invalid_argument("--schedule: " + u + " " + std::to_string(t) + " is not below --" + u + "s " +
                                         std::to_string(limit));
+        if (!s.empty() && t < *s.rbegin())
+            throw std::invalid_argument("--schedule: " + u + " " + std::to_string(t) + " comes after " +
+                                        std::to_string(*s.rbegin()) + ": list the " + u + "s in increasing order");
         if (!s.insert(t).second) throw std::invalid_argument("--schedule: " + u + " " + std::to_string(t) + " is listed twice");
     }
     return s;
