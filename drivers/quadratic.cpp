@@ -118,8 +118,7 @@ int run(const options& o, const std::vector<double>& given_matrix) {
     } else {
         const auto values = parse_double_list(o.w0_text, "--w0");
         if (values.size() != N)
-            throw std::invalid_argument("--w0: expected " + std::to_string(N) + " values, got " +
-                                        std::to_string(values.size()));
+            throw std::invalid_argument("--w0: expected " + std::to_string(N) + " values, got " + std::to_string(values.size()));
         std::copy(values.begin(), values.end(), w0.begin());
         if (std::ranges::all_of(w0, [](double v) { return v == 0.0; }))
             throw std::invalid_argument("--w0: 0 is the minimum: there is nothing to descend and no level set to teleport on");
@@ -377,6 +376,9 @@ int main(int argc, char** argv) {
         o.n_given = app.count("--n") > 0;
         if (o.condition < 1.0)
             throw std::invalid_argument("--condition: must be at least 1 (got " + format_double(o.condition) + ")");
+        if (o.condition > 1e14)  // λ_min = 1/condition must stay well above the ~1e-16 rounding of A's entries
+            throw std::invalid_argument("--condition: at most 1e14 (got " + format_short(o.condition) +
+                                        "): a smaller eigenvalue is lost in the rounding of A's entries");
         std::vector<double> matrix;
         if (!o.matrix_text.empty()) {
             matrix = parse_double_list(o.matrix_text, "--matrix");
