@@ -28,19 +28,21 @@ using clock_type = std::chrono::steady_clock;
 
 using teleport::seconds_since;  // wall time since a steady-clock point, in seconds
 
-/// A validator for options that must be finite and strictly positive (rates, step counts).
-inline CLI::Validator positive() {
+/// A validator for options that must be finite and strictly positive (rates, step counts); with
+/// `infinite_allowed`, +inf is accepted too (a bound that may be absent: "inf").
+inline CLI::Validator positive(bool infinite_allowed = false) {
     return CLI::Validator(
-        [](std::string& text) -> std::string {
+        [infinite_allowed](std::string& text) -> std::string {
             try {
                 std::size_t used = 0;
                 const double value = std::stod(text, &used);
-                if (used == text.size() && std::isfinite(value) && value > 0) return {};
+                if (used == text.size() && (std::isfinite(value) || infinite_allowed) && value > 0) return {};
             } catch (const std::exception&) {
             }
-            return "must be a finite positive number (got '" + text + "')";
+            return infinite_allowed ? "must be a positive number or inf (got '" + text + "')"
+                                    : "must be a finite positive number (got '" + text + "')";
         },
-        "POSITIVE");
+        infinite_allowed ? "POSITIVE or inf" : "POSITIVE");
 }
 
 /// A validator for counts that must be positive integers (steps, samples).

@@ -102,21 +102,8 @@ inline void add_search_options(CLI::App& app, search_options& o) {
     app.add_option("--initial-step", o.initial_step, "normalized-ascent: first step length in the algebra")
         ->check(positive())
         ->capture_default_str();
-    // a positive number or inf (no limit); CLI::PositiveNumber refuses inf
-    const CLI::Validator positive_or_inf(
-        [](std::string& text) -> std::string {
-            std::size_t used = 0;
-            double v = 0;
-            try {
-                v = std::stod(text, &used);
-            } catch (const std::exception&) {
-                return "'" + text + "' is not a number";
-            }
-            return used == text.size() && v > 0 ? std::string() : "must be a positive number or inf, got '" + text + "'";
-        },
-        "POSITIVE or inf");
     app.add_option("--trust-radius", o.trust_radius, "normalized-ascent: largest step length in the algebra (inf: none)")
-        ->check(positive_or_inf)
+        ->check(positive(/*infinite_allowed=*/true))
         ->capture_default_str();
     app.add_option("--tolerance", o.tolerance, "largest relative loss change of an accepted teleport")
         ->check(positive())

@@ -108,23 +108,26 @@ T squared_norm(const std::vector<groups::low_rank<T>>& xs) {
     return s;
 }
 
-// Factored steps pay while the rank is at most half the width (a dense step costs O(d³) per pair,
-// a factored one O(d r (b + c)) plus a 2r × 2r exponential): the rank of the weight-space gradient
-// (layer_action::gradient_rank) ...
+// Factored steps pay while every pair's rank(k) is at most half its width (a dense step costs
+// O(d³) per pair, a factored one O(d r (b + c)) plus a 2r × 2r exponential).
+template <class Action, class Rank>
+bool ranks_pay(const Action& action, Rank&& rank) {
+    for (std::size_t k : action.pairs())
+        if (2 * rank(k) > action.shape().widths[k]) return false;
+    return true;
+}
+
+// ... with the rank of the weight-space gradient (layer_action::gradient_rank) ...
 template <class Action>
 bool factored_steps(const Action& action, std::size_t batch) {
-    for (std::size_t k : action.pairs())
-        if (2 * action.gradient_rank(k, batch) > action.shape().widths[k]) return false;
-    return true;
+    return ranks_pay(action, [&](std::size_t k) { return action.gradient_rank(k, batch); });
 }
 
 // ... and of the activation-space one (activation_space_rank: 2b or b + d_{k+1} in the minimal form,
 // where the weight-space factors of a dense ∂J/∂w have rank b + d_{k+1})
 template <class Action>
 bool factored_steps_in_activation_space(const Action& action, std::size_t batch) {
-    for (std::size_t k : action.pairs())
-        if (2 * activation_space_rank(action, k, batch) > action.shape().widths[k]) return false;
-    return true;
+    return ranks_pay(action, [&](std::size_t k) { return activation_space_rank(action, k, batch); });
 }
 
 // How a teleport evaluates the objective: in activation space where it can (eq. 8, gradient or

@@ -213,7 +213,7 @@ struct lookahead_decrease {
         for (std::size_t j = steps; j-- > 0;) {
             scale(dj, pu_);
             hessian_times(f, point(j), pu_, j == 0 ? g : gx_, x_);  // x_ (w_k, no longer needed) ← H(w_j)(P ⊙ u)
-            subtract(x_, dj);
+            axpy(value_type(-1), x_, dj);  // u ← u − H(w_j)(P ⊙ u)
         }
         // ∂J/∂w = ∇L(w_0) − u
         decltype(auto) gs = detail::elements(std::as_const(g));
@@ -271,13 +271,6 @@ struct lookahead_decrease {
             const std::size_t n = u.size();
             for (std::size_t i = 0; i < n; ++i) os[i] = p[i] * us[i];
         });
-    }
-    // u ← u − h
-    static void subtract(const Vec& h, Vec& u) {
-        decltype(auto) hs = detail::elements(h);
-        decltype(auto) us = detail::elements(u);
-        const std::size_t n = u.size();
-        for (std::size_t i = 0; i < n; ++i) us[i] -= hs[i];
     }
     // fn(p) with p[i] = P_i: the preconditioner's entries, or the learning rate for every i
     template <class Fn>

@@ -142,14 +142,15 @@ double loss_after_steps(const Optimizer& opt, const F& f, Vec x, State state, st
 }
 
 /// One teleport of x by the symmetry, with the policy applied to the optimizer state when it is
-/// accepted (see teleport_once); returns its wall-clock seconds. Both Algorithm 1 hooks (full
-/// batch here, mini-batch in train/minibatch.hpp) teleport through it.
+/// accepted (see teleport_once); returns the wall-clock seconds the method spent on it. Both
+/// Algorithm 1 hooks (full batch here, mini-batch in train/minibatch.hpp) teleport through it.
 ///
 /// With settings.payoff.steps = k > 0, an accepted teleport is also accounted for: the optimizer
 /// takes k steps on f from copies of the teleported point and of the point before it (each with
-/// its optimizer state), and report.loss_with / loss_without receive the two losses (their time
-/// goes to report.payoff_seconds, not to the teleport's). With settings.payoff.require, a teleport
-/// after which the loss is not lower is undone (x and the state restored) and reported as rejected.
+/// its optimizer state), and report.loss_with / loss_without receive the two losses; their time is
+/// report.payoff_seconds, counted in the returned seconds only with settings.payoff.require, which
+/// makes it part of the method: a teleport after which the loss is not lower is then undone (x and
+/// the state restored) and reported as rejected.
 template <class Optimizer, class F, symmetry S, class State>
 double teleport_with_policy(const Optimizer& opt, const F& f, const S& symmetry, typename S::point& x, State& state,
                             const teleport_settings& settings, std::mt19937_64& rng, state_policy policy,
@@ -183,7 +184,7 @@ double teleport_with_policy(const Optimizer& opt, const F& f, const S& symmetry,
         }
         report.payoff_seconds = seconds_since(look);
     }
-    return seconds;
+    return settings.payoff.require ? seconds + report.payoff_seconds : seconds;
 }
 
 /// Teleports before the scheduled steps: a before_step hook of optimize(). The random draws of
@@ -208,7 +209,6 @@ class teleport_hook {
         report.step = k;
         const typename S::point before = x;
         seconds_ += teleport_with_policy(*opt_, *f_, *symmetry_, x, state, *settings_, rng_, policy_, report);
-        if (settings_->payoff.require) seconds_ += report.payoff_seconds;  // then part of the method
         events.teleport(report, before, std::as_const(x));
         reports_.push_back(std::move(report));
     }

@@ -277,12 +277,9 @@ class minibatch_teleport_hook {
             batch_teleport_record t;
             t.batch = b;
             t.report.step = epoch.index();
-            teleport_with_policy(*opt_, *f_, *symmetry_, p.x, p.state, plan_->settings, p.teleport_rng, plan_->policy,
-                                 t.report);
-            // the batch's selection included; the look-ahead of counterfactual accounting is not (it
-            // is reported apart) unless the run requires it, which makes it part of the method
-            t.seconds = seconds_since(start);
-            if (!plan_->settings.payoff.require) t.seconds -= t.report.payoff_seconds;
+            t.seconds = seconds_since(start);  // the batch's selection, then the teleport
+            t.seconds += teleport_with_policy(*opt_, *f_, *symmetry_, p.x, p.state, plan_->settings, p.teleport_rng,
+                                              plan_->policy, t.report);
             p.elapsed += t.seconds;
             run_->teleport_seconds += t.seconds;
             run_->teleports.push_back(std::move(t));

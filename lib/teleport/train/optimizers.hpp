@@ -610,6 +610,16 @@ void size_preconditioner(std::string_view optimizer, const Vec& x, const Vec& g,
     if (p.size() != x.size())
         p = zeros_like(x);
 }
+// P = lr in every entry (gd; momentum without its velocity term)
+template <class Vec>
+void learning_rate_preconditioner(std::string_view optimizer, double learning_rate, const Vec& x, const Vec& g,
+                                  std::size_t state, Vec& p)
+{
+    size_preconditioner(optimizer, x, g, state, p);
+    const auto lr = static_cast<value_type_t<Vec>>(learning_rate);
+    for (std::size_t i = 0; i < p.size(); ++i)
+        p[i] = lr;
+}
 template <class>
 inline constexpr bool no_step_preconditioner = false;
 } // namespace detail
@@ -618,10 +628,7 @@ inline constexpr bool no_step_preconditioner = false;
 template <vector_like Vec>
 void step_preconditioner(const gd& opt, const gd_state<Vec>&, const Vec& x, const Vec& g, Vec& p)
 {
-    detail::size_preconditioner(opt.name(), x, g, x.size(), p);
-    const auto lr = static_cast<value_type_t<Vec>>(opt.settings().learning_rate);
-    for (std::size_t i = 0; i < p.size(); ++i)
-        p[i] = lr;
+    detail::learning_rate_preconditioner(opt.name(), opt.settings().learning_rate, x, g, x.size(), p);
 }
 
 /// adagrad: P = lr / (√(G + g²) + ε), what its next step divides by.
@@ -654,10 +661,7 @@ void step_preconditioner(const rmsprop& opt, const rmsprop_state<Vec>& state, co
 template <vector_like Vec>
 void step_preconditioner(const momentum& opt, const momentum_state<Vec>& state, const Vec& x, const Vec& g, Vec& p)
 {
-    detail::size_preconditioner(opt.name(), x, g, state.velocity.size(), p);
-    const auto lr = static_cast<value_type_t<Vec>>(opt.settings().learning_rate);
-    for (std::size_t i = 0; i < p.size(); ++i)
-        p[i] = lr;
+    detail::learning_rate_preconditioner(opt.name(), opt.settings().learning_rate, x, g, state.velocity.size(), p);
 }
 
 /// adam: P = lr (1 − β1)/(1 − β1^t) / (√(v′/(1 − β2^t)) + ε), v′ = β2 v + (1 − β2) g², t the next
