@@ -3,6 +3,7 @@
 //   so<N>       skew-symmetric generators E_ij − E_ji (i < j), N(N−1)/2 of them: SO(N), O(N) near I
 //   gl<N>       all E_ij, N² of them: GL(N) near I
 //   scaling<N>  E_ii, N of them: the positive diagonal subgroup of GL(N)
+// (groups/generators.hpp declares an algebra from any list of generator matrices, and products.)
 // The dimension and the generators are compile-time constants; an element θ of the algebra is the
 // matrix X = Σ θ_k T_k, and a group element is reached by one of the maps
 //   exact        e^X (closed form for so(2) and scaling, scaling-and-squaring otherwise), inverse e^{−X}
@@ -40,6 +41,8 @@ struct so {
     static constexpr std::size_t n = N;
     static constexpr std::size_t dimension = N * (N - 1) / 2;
     static constexpr bool skew_symmetric = true;
+    static constexpr bool diagonal = false;
+    static constexpr bool abelian = N == 2;
     static std::string name() { return "so(" + std::to_string(N) + ")"; }
     static constexpr small_matrix<N> generator(std::size_t k) {
         small_matrix<N> t;
@@ -60,6 +63,8 @@ struct gl {
     static constexpr std::size_t n = N;
     static constexpr std::size_t dimension = N * N;
     static constexpr bool skew_symmetric = false;
+    static constexpr bool diagonal = N == 1;
+    static constexpr bool abelian = N == 1;
     static std::string name() { return "gl(" + std::to_string(N) + ")"; }
     static constexpr small_matrix<N> generator(std::size_t k) {
         small_matrix<N> t;
@@ -74,6 +79,8 @@ struct scaling {
     static constexpr std::size_t n = N;
     static constexpr std::size_t dimension = N;
     static constexpr bool skew_symmetric = false;
+    static constexpr bool diagonal = true;
+    static constexpr bool abelian = true;
     static std::string name() { return "diag(" + std::to_string(N) + ")"; }
     static constexpr small_matrix<N> generator(std::size_t k) {
         small_matrix<N> t;
@@ -91,6 +98,27 @@ concept lie_algebra = requires(std::size_t k) {
 
 template <class A>
 using coordinates = std::array<double, A::dimension>;
+
+/// Structure an algebra may declare (false when it does not): the exponential map and its
+/// derivative use it for their closed forms.
+///   skew_symmetric  every generator is skew: the group is compact (rotations)
+///   diagonal        every generator is diagonal: e^X is the exponential of the diagonal
+///   abelian         the generators commute: d e^X/dθ_k = T_k e^X
+template <class A>
+inline constexpr bool skew_symmetric_algebra = [] {
+    if constexpr (requires { A::skew_symmetric; }) return bool(A::skew_symmetric);
+    else return false;
+}();
+template <class A>
+inline constexpr bool diagonal_algebra = [] {
+    if constexpr (requires { A::diagonal; }) return bool(A::diagonal);
+    else return false;
+}();
+template <class A>
+inline constexpr bool abelian_algebra = [] {
+    if constexpr (requires { A::abelian; }) return bool(A::abelian);
+    else return false;
+}();
 
 /// X = Σ θ_k T_k.
 template <lie_algebra A>
@@ -132,21 +160,25 @@ group_element<A::n> exponential(std::span<const double, A::dimension> theta, exp
         case exp_map::exact:
             break;
     }
-    if constexpr (std::is_same_v<A, so<2>>) {
-        const double c = std::cos(theta[0]);
-        const double s = std::sin(theta[0]);
+    if constexpr (requires { A::exponential(theta, map); }) {
+        return A::exponential(theta, map);  // the algebra's own closed form (products: block by block)
+    } else if constexpr (n == 2 && A::dimension == 1 && skew_symmetric_algebra<A>) {
+        // T = c·J with J = [[0, −1], [1, 0]]: e^{θT} is the rotation by cθ
+        const double angle = A::generator(0)(1, 0) * theta[0];
+        const double c = std::cos(angle);
+        const double s = std::sin(angle);
         small_matrix<2> r;
         r(0, 0) = c;
         r(0, 1) = -s;
         r(1, 0) = s;
         r(1, 1) = c;
         return {r, r.transpose()};  // rotation by θ; its inverse is exactly its transpose
-    } else if constexpr (std::is_same_v<A, scaling<n>>) {
+    } else if constexpr (diagonal_algebra<A>) {
         small_matrix<n> d;
         small_matrix<n> di;
         for (std::size_t i = 0; i < n; ++i) {
-            d(i, i) = std::exp(theta[i]);
-            di(i, i) = std::exp(-theta[i]);
+            d(i, i) = std::exp(x(i, i));
+            di(i, i) = std::exp(-x(i, i));
         }
         return {d, di};
     } else {
@@ -154,10 +186,10 @@ group_element<A::n> exponential(std::span<const double, A::dimension> theta, exp
     }
 }
 
-/// ∂g/∂θ_k at θ for the chosen map.
+/// ∂g/∂θ_k for an algebra without its own derivative.
 template <lie_algebra A>
-small_matrix<A::n> exponential_derivative(std::span<const double, A::dimension> theta, std::size_t k,
-                                          const group_element<A::n>& at, exp_map map = exp_map::exact) {
+small_matrix<A::n> exponential_derivative_of_element(std::span<const double, A::dimension> theta, std::size_t k,
+                                                     const group_element<A::n>& at, exp_map map) {
     constexpr std::size_t n = A::n;
     const small_matrix<n> t = A::generator(k);
     switch (map) {
@@ -172,10 +204,21 @@ small_matrix<A::n> exponential_derivative(std::span<const double, A::dimension> 
         case exp_map::exact:
             break;
     }
-    if constexpr (std::is_same_v<A, so<2>> || std::is_same_v<A, scaling<n>>) {
+    if constexpr (abelian_algebra<A>) {
         return t * at.g;  // X and T commute here: d e^{X}/dθ_k = T_k e^{X}
     } else {
         return expm_directional(algebra_element<A>(theta), t);
+    }
+}
+
+/// ∂g/∂θ_k at θ for the chosen map.
+template <lie_algebra A>
+small_matrix<A::n> exponential_derivative(std::span<const double, A::dimension> theta, std::size_t k,
+                                          const group_element<A::n>& at, exp_map map = exp_map::exact) {
+    if constexpr (requires { A::exponential_derivative(theta, k, at, map); }) {
+        return A::exponential_derivative(theta, k, at, map);
+    } else {
+        return exponential_derivative_of_element<A>(theta, k, at, map);
     }
 }
 
