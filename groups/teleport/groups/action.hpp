@@ -10,6 +10,7 @@
 // The coordinate maps are expressions (their Jacobians generated) or matrices.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -37,6 +38,7 @@ class expression_map {
     std::tuple<symbolic_function<Components, N>...> parts_;
 
   public:
+    static constexpr std::size_t size = N;
     constexpr expression_map(Components...) {}
 
     vec<N> operator()(const vec<N>& w) const {
@@ -72,19 +74,54 @@ auto make_map(Components... c) {
 /// The linear map w ↦ M w.
 template <std::size_t N>
 struct linear_map {
+    static constexpr std::size_t size = N;
     small_matrix<N> m;
     vec<N> operator()(const vec<N>& w) const { return m.apply(w); }
     small_matrix<N> jacobian(const vec<N>&) const { return m; }
 };
 
+/// Throws, with one line, unless φ⁻¹(φ(w)) = w to rounding: a wrong φ⁻¹ would otherwise show only
+/// as every teleport being rejected for leaving the level set.
+template <class Phi, class PhiInverse, std::size_t N>
+void check_inverse(const Phi& phi, const PhiInverse& phi_inverse, const vec<N>& w) {
+    const vec<N> back = phi_inverse(phi(w));
+    double error = 0.0, scale = 0.0;
+    for (std::size_t i = 0; i < N; ++i) {
+        error = std::max(error, std::abs(back[i] - w[i]));
+        scale = std::max(scale, std::abs(w[i]));
+    }
+    if (!(error <= 1e-9 * (1.0 + scale))) {
+        throw std::invalid_argument("coordinate action: phi_inverse(phi(w)) differs from w by " + std::to_string(error) +
+                                    " at the start point, so phi_inverse is not the inverse of phi there");
+    }
+}
+
+namespace detail {
+template <class A, class Phi>
+constexpr bool map_fits() {
+    if constexpr (requires { Phi::size; }) return Phi::size == A::n;
+    else return true;
+}
+}  // namespace detail
+
 /// g·w = φ⁻¹(g φ(w)) for g in the group of the algebra A (orthogonal for so(N)).
 template <lie_algebra A, class Phi, class PhiInverse>
 class coordinate_action {
+    static_assert(detail::map_fits<A, Phi>() && detail::map_fits<A, PhiInverse>(),
+                  "the coordinate maps must have as many variables as the group's matrices have rows (so<N> and gl<N> act on N coordinates)");
+
   public:
     using algebra = A;
     static constexpr std::size_t n = A::n;
 
     coordinate_action(Phi phi, PhiInverse phi_inverse) : phi_(std::move(phi)), phi_inverse_(std::move(phi_inverse)) {}
+    /// The same, checking φ⁻¹(φ(w)) = w at a start point (one-line std::invalid_argument otherwise).
+    coordinate_action(Phi phi, PhiInverse phi_inverse, const vec<n>& start) : coordinate_action(std::move(phi), std::move(phi_inverse)) {
+        check(start);
+    }
+
+    /// φ⁻¹(φ(w)) = w at w (optimize_with_teleport calls it on its start point).
+    void check(const vec<n>& w) const { check_inverse(phi_, phi_inverse_, w); }
 
     vec<n> apply(const small_matrix<n>& g, const vec<n>& w) const { return phi_inverse_(g.apply(phi_(w))); }
 
@@ -108,6 +145,12 @@ class coordinate_action {
 template <lie_algebra A, class Phi, class PhiInverse>
 auto make_coordinate_action(Phi phi, PhiInverse phi_inverse) {
     return coordinate_action<A, Phi, PhiInverse>(std::move(phi), std::move(phi_inverse));
+}
+
+/// The same, checking φ⁻¹(φ(w)) = w at a start point.
+template <lie_algebra A, class Phi, class PhiInverse>
+auto make_coordinate_action(Phi phi, PhiInverse phi_inverse, const vec<A::n>& start) {
+    return coordinate_action<A, Phi, PhiInverse>(std::move(phi), std::move(phi_inverse), start);
 }
 
 /// A^{1/2} and A^{−1/2} of a symmetric positive definite A (row-major N×N), by the symmetric
