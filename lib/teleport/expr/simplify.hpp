@@ -259,6 +259,27 @@ template <expression A, expression B> constexpr auto operator-(A a, B b) { retur
 template <expression A, expression B> constexpr auto operator*(A a, B b) { return make_mul(a, b); }
 template <expression A, expression B> constexpr auto operator/(A a, B b) { return make_div(a, b); }
 template <expression A> constexpr auto operator-(A a) { return make_neg(a); }
+
+// A plain number next to an expression is a runtime value the compile-time engine cannot keep:
+// say what to write instead of listing every operator that does not match.
+namespace detail {
+template <class T>
+inline constexpr bool number_in_expression = false;
+}  // namespace detail
+template <class T>
+concept plain_number = std::is_arithmetic_v<T>;
+#define TELEPORT_NUMBER_MESSAGE                                                                                      \
+    "a number in an expression must be a compile-time constant: write 2_c (or 0.5_c, or c<1, 3> for 1/3) instead of " \
+    "2.0 (a value known only at run time is a parameter<K, \"name\">)"
+template <expression A, plain_number T> constexpr auto operator+(T, A a) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+template <expression A, plain_number T> constexpr auto operator+(A a, T) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+template <expression A, plain_number T> constexpr auto operator-(T, A a) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+template <expression A, plain_number T> constexpr auto operator-(A a, T) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+template <expression A, plain_number T> constexpr auto operator*(T, A a) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+template <expression A, plain_number T> constexpr auto operator*(A a, T) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+template <expression A, plain_number T> constexpr auto operator/(T, A a) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+template <expression A, plain_number T> constexpr auto operator/(A a, T) { static_assert(detail::number_in_expression<T>, TELEPORT_NUMBER_MESSAGE); return a; }
+#undef TELEPORT_NUMBER_MESSAGE
 template <expression A> constexpr auto operator+(A a) { return a; }
 
 /// aᴺ for a compile-time integer N (negative allowed).

@@ -15,6 +15,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
+#include <ranges>
+#include <string>
+#include <tuple>
 #include <memory>
 #include <optional>
 #include <random>
@@ -320,6 +324,14 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
     return run;
 }
 
+namespace detail {
+template <class F, std::size_t N>
+constexpr bool loss_dimension_fits() {
+    if constexpr (requires { F::dimension; }) return F::dimension == N;
+    else return true;
+}
+}  // namespace detail
+
 /// Algorithm 1 with a group action on a fixed-size point (action_symmetry of f, ‖∇L‖²).
 template <class Optimizer, class F, group_action Action, class... Callbacks>
 teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, const Action& action,
@@ -327,11 +339,65 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
                                            const teleport_schedule& schedule, const teleport_settings& settings,
                                            std::uint64_t seed, state_policy policy = state_policy::keep,
                                            Callbacks&&... callbacks) {
+    static_assert(detail::loss_dimension_fits<F, Action::n>(),
+                  "the loss has a different number of variables than the parameters the action acts on");
     if (policy == state_policy::transport && !transportable_action<Action>)
         throw std::invalid_argument("teleport: transporting optimizer state needs the action's jacobian(g, w)");
+    if constexpr (requires { action.check(x); }) action.check(x);
     const action_symmetry<F, Action> symmetry(f, action);
     return optimize_with_teleport(opt, f, symmetry, x, steps, schedule, settings, seed, policy,
                                   std::forward<Callbacks>(callbacks)...);
+}
+
+/// Parameters kept in the user's own contiguous storage of doubles (std::vector<double>,
+/// std::span<double>, an xt::xtensor<double, 1>, …) for a problem whose points are std::array.
+template <class R, class Point>
+concept parameter_storage = !std::same_as<std::remove_cvref_t<R>, Point> && requires(R& r) {
+    { std::ranges::data(r) } -> std::same_as<double*>;
+    { std::ranges::size(r) } -> std::convertible_to<std::size_t>;
+};
+
+namespace detail {
+/// Copies the user's parameters into the fixed-size point, runs, copies them back.
+template <std::size_t N, class R, class Run>
+teleport_run_result on_storage(R& storage, Run&& run) {
+    const std::size_t size = std::ranges::size(storage);
+    if (size != N)
+        throw std::invalid_argument("teleport: the parameter vector has " + std::to_string(size) +
+                                    " entries but the problem has " + std::to_string(N));
+    std::array<double, N> x;
+    double* data = std::ranges::data(storage);
+    std::copy(data, data + N, x.begin());
+    teleport_run_result result = run(x);
+    std::copy(x.begin(), x.end(), data);
+    return result;
+}
+}  // namespace detail
+
+/// Algorithm 1 for a symmetry of fixed-size points, on parameters in the user's own storage.
+template <class Optimizer, class F, symmetry S, parameter_storage<typename S::point> R, class... Callbacks>
+    requires requires { std::tuple_size<typename S::point>::value; }
+teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, const S& symmetry, R&& x,
+                                           std::size_t steps, const teleport_schedule& schedule,
+                                           const teleport_settings& settings, std::uint64_t seed,
+                                           state_policy policy = state_policy::keep, Callbacks&&... callbacks) {
+    return detail::on_storage<std::tuple_size<typename S::point>::value>(x, [&](typename S::point& p) {
+        return optimize_with_teleport(opt, f, symmetry, p, steps, schedule, settings, seed, policy,
+                                      std::forward<Callbacks>(callbacks)...);
+    });
+}
+
+/// Algorithm 1 with a group action, on parameters in the user's own storage.
+template <class Optimizer, class F, group_action Action, parameter_storage<std::array<double, Action::n>> R,
+          class... Callbacks>
+teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, const Action& action, R&& x,
+                                           std::size_t steps, const teleport_schedule& schedule,
+                                           const teleport_settings& settings, std::uint64_t seed,
+                                           state_policy policy = state_policy::keep, Callbacks&&... callbacks) {
+    return detail::on_storage<Action::n>(x, [&](std::array<double, Action::n>& p) {
+        return optimize_with_teleport(opt, f, action, p, steps, schedule, settings, seed, policy,
+                                      std::forward<Callbacks>(callbacks)...);
+    });
 }
 
 }  // namespace teleport
