@@ -29,6 +29,7 @@ int main() {
     // make GD unstable — ‖∇L‖² does not see the step GD can take (teleport::lookahead_symmetry does).
     teleport::teleport_settings settings;
     settings.strategy = teleport::normalized_ascent{3, 0.05};
+    settings.payoff = {10, false};  // measure each teleport against 10 GD steps without it (not required)
     const teleport::gd gd{3e-4};
     std::array<double, 2> plain{-1.0, -1.5};
     std::array<double, 2> teleported = plain;
@@ -39,13 +40,22 @@ int main() {
     std::cout << "L = " << loss.to_string() << "\n";
     std::cout << "GD:            final loss " << a.steps.back().loss << "\n";
     std::cout << "GD + teleport: final loss " << b.steps.back().loss << " (" << b.teleports.size() << " teleports)\n";
+    // per teleport: the gain in ‖∇L‖², the loss change (invariance), and whether it paid off — the
+    // loss after the next 10 GD steps with the teleport against without it (settings.payoff)
     bool invariant = true;
+    std::size_t paid = 0;
     for (const auto& t : b.teleports) {
         std::cout << "  before step " << t.step << ": |grad L|^2 " << t.grad_norm_sq_before << " -> "
-                  << t.grad_norm_sq_after << ", relative loss change " << t.relative_loss_change
-                  << (t.accepted ? "" : " (rejected: " + t.rejection + ")") << "\n";
-        invariant = invariant && t.accepted;
+                  << t.grad_norm_sq_after << ", relative loss change " << t.relative_loss_change;
+        if (!t.accepted) std::cout << " (rejected: " << t.rejection << ")";
+        else if (t.payoff_measured())
+            std::cout << ", loss after " << t.payoff_steps << " steps " << t.loss_with << " with, " << t.loss_without
+                      << " without" << (t.paid_off() ? " (paid off)" : " (did not pay off)");
+        std::cout << "\n";
+        invariant = invariant && t.relative_loss_change <= settings.tolerance;
+        paid += t.paid_off() ? 1 : 0;
     }
-    // the example fails if a teleport was rejected or teleporting did not help
-    return invariant && b.steps.back().loss < a.steps.back().loss ? 0 : 1;
+    std::cout << paid << " of " << b.teleports.size() << " teleports paid off\n";
+    // the example fails if a teleport left the level set, did not pay off, or teleporting did not help
+    return invariant && paid == b.teleports.size() && b.steps.back().loss < a.steps.back().loss ? 0 : 1;
 }
