@@ -16,9 +16,13 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <utility>
 
+#include <boost/hana/at.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/integral_constant.hpp>
+#include <boost/hana/range.hpp>
+#include <boost/hana/tuple.hpp>
 #include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xtensor.hpp>
 
@@ -28,6 +32,8 @@
 
 namespace teleport::groups {
 
+namespace hana = boost::hana;
+
 template <std::size_t N>
 using vec = std::array<double, N>;
 
@@ -35,7 +41,7 @@ using vec = std::array<double, N>;
 template <std::size_t N, class... Components>
 class expression_map {
     static_assert(sizeof...(Components) == N, "a coordinate map of N variables needs N component expressions");
-    std::tuple<symbolic_function<Components, N>...> parts_;
+    hana::tuple<symbolic_function<Components, N>...> parts_;
 
   public:
     static constexpr std::size_t size = N;
@@ -43,26 +49,24 @@ class expression_map {
 
     vec<N> operator()(const vec<N>& w) const {
         vec<N> u{};
-        std::apply([&](const auto&... f) {
-            std::size_t i = 0;
-            ((u[i++] = f.evaluate(w)), ...);
-        }, parts_);
+        for_each_component([&](const auto& f, std::size_t i) { u[i] = f.evaluate(w); });
         return u;
     }
     small_matrix<N> jacobian(const vec<N>& w) const {
         small_matrix<N> j;
-        std::apply([&](const auto&... f) {
-            std::size_t i = 0;
-            (
-                [&] {
-                    vec<N> row{};
-                    f.gradient(w, row);
-                    for (std::size_t c = 0; c < N; ++c) j(i, c) = row[c];
-                    ++i;
-                }(),
-                ...);
-        }, parts_);
+        for_each_component([&](const auto& f, std::size_t i) {
+            vec<N> row{};
+            f.gradient(w, row);
+            for (std::size_t c = 0; c < N; ++c) j(i, c) = row[c];
+        });
         return j;
+    }
+
+  private:
+    template <class F>
+    void for_each_component(F&& f) const {
+        hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<N>),
+                       [&](auto i) { f(hana::at(parts_, i), std::size_t(decltype(i)::value)); });
     }
 };
 

@@ -254,6 +254,7 @@ groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action
                                                         std::array<double, Action::n>& w,
                                                         const teleport_settings& settings, std::mt19937_64& rng,
                                                         teleport_report& report, Objective objective = {}) {
+    if constexpr (requires { action.check(w); }) action.check(w);
     const auto carry =
         teleport_once(action_symmetry<F, Action, Objective>(f, action, std::move(objective)), w, settings, rng, report);
     if (carry) return carry->element;
