@@ -373,6 +373,46 @@ TEST_CASE("a checkpoint of another configuration, or with a damaged array, is re
     CHECK(problem(config, "test checkpoint 1") == checkpoint_problem::missing);
 }
 
+TEST_CASE("a finished run with a row missing, or a folder for checkpoint.json, is refused naming the file",
+          "[minibatch][checkpoint]") {
+    tiny_problem pb;
+    const adagrad ada{adagrad_settings{0.05, 1e-10}};
+    const json config = {{"epochs", 3}};
+    scratch_dir dir("minibatch_finished");
+    auto run_one = [&](std::size_t, const saved_progress<vec>* from, minibatch_run& record, auto& callback) {
+        auto p = pb.progress(ada);
+        if (from) restore(*from, p);
+        minibatch_optimize_with_teleport(ada, pb.data, pb.batches, pb.symmetry, pb.plan, pb.data, p, 3, record, callback);
+    };
+    auto vectors = [&](std::size_t) { return optimizer_vector_count(ada, pb.w0); };
+    checkpoint ck(dir.path, "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
+    run_sequence<io::npy_files, vec> first(ck, {"a", "b"}, 3);
+    REQUIRE_FALSE(first.run(run_one, 3));  // "a" finished after its 3 epochs, "b" not begun
+
+    auto refusal = [&] {
+        checkpoint other(dir.path, "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
+        run_sequence<io::npy_files, vec> seq(other, {"a", "b"}, 3);
+        try {
+            seq.resume(pb.w0.size(), vectors);
+        } catch (const checkpoint_error& e) {
+            CHECK(std::string(e.what()).find(ck.file().string()) != std::string::npos);
+            return std::string(e.what());
+        }
+        FAIL("the checkpoint was accepted");
+        return std::string();
+    };
+    json doc = json::parse(read_text_file(ck.file()));
+    REQUIRE(doc.at("finished").size() == 1);
+    REQUIRE(doc["finished"][0]["rows"].size() == 4);
+    doc["finished"][0]["rows"].erase(3);
+    write_file_atomic(ck.file(), doc.dump(2));
+    CHECK(refusal().find("3 rows for 3 epochs") != std::string::npos);
+
+    std::filesystem::remove(ck.file());
+    std::filesystem::create_directory(ck.file());
+    CHECK(refusal().find("is a folder") != std::string::npos);
+}
+
 TEST_CASE("a schedule sweep: one variant per value, each a schedule that fits the run", "[minibatch]") {
     const schedule_sweep when{sweep_kind::when, {0, 2, 4}, {}, 0, 0, 3};
     const schedule_sweep interval{sweep_kind::interval, {1, 3}, {}, 1, 3, 2};

@@ -281,9 +281,13 @@ class checkpoint {
         if (!fs::exists(file(), ec))
             throw checkpoint_error(checkpoint_problem::missing,
                                    "there is no checkpoint to continue: " + file().string() + " does not exist");
-        std::ifstream in(file(), std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) throw checkpoint_error(checkpoint_problem::unreadable, "cannot read " + file().string());
+        remove_stale_temporaries(dir_);  // of a run killed while it saved
+        std::string text;
+        try {
+            text = read_text_file(file());  // a folder or a FIFO in its place is refused, naming it
+        } catch (const std::runtime_error& e) {
+            throw checkpoint_error(checkpoint_problem::unreadable, e.what());
+        }
         json doc, theirs;
         reading([&] {
             doc = json::parse(text);
@@ -343,8 +347,8 @@ class checkpoint {
         if (fs::is_directory(dir_, ec))
             for (const auto& entry : fs::directory_iterator(dir_, ec)) {
                 const std::string name = entry.path().filename().string();
-                if (name == "checkpoint.json" || name.starts_with(".checkpoint.json.tmp") ||
-                    name.starts_with("weights-") || name.starts_with("optimizer"))
+                if (name == "checkpoint.json" || temporary_owner(name) > 0 || name.starts_with("weights-") ||
+                    name.starts_with("optimizer"))
                     ours.push_back(entry.path());
                 found = found || name == "checkpoint.json";
             }
@@ -578,6 +582,12 @@ class run_sequence {
                                      std::to_string(names_.size()));
             for (const auto& r : finished) {
                 records_[first_] = read_minibatch_run(r, names_[first_], epochs_);
+                // a finished run has all its rows, unless it ended early and says why
+                if (!records_[first_].stopped() && records_[first_].epochs.size() != epochs_ + 1)
+                    throw bad_checkpoint(names_[first_] + " is finished but has " +
+                                         std::to_string(records_[first_].epochs.size()) + " rows for " +
+                                         std::to_string(epochs_) + " epochs (" + std::to_string(epochs_ + 1) +
+                                         " expected)");
                 ++first_;
             }
             const auto& current = doc.at("current");

@@ -48,6 +48,8 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "teleport/train/files.hpp"
+
 namespace teleport::io {
 
 /// Every failure to read or write a .npy file; what() is one line starting with the file name.
@@ -560,8 +562,8 @@ template <npy_float T>
 void save(const std::filesystem::path& file, const std::vector<std::size_t>& shape, const T* data, std::size_t count)
 {
     namespace fs = std::filesystem;
-    fs::path tmp = file;
-    tmp += ".tmp";
+    const fs::path tmp = temporary_path(file);  // ".NAME.tmpPID", removed on an interrupt or as stale later
+    const interrupt_cleanup_file cleanup(tmp);
     const auto give_up = [&](const std::string& why) {
         std::error_code ignored;
         fs::remove(tmp, ignored);
