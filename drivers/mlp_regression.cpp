@@ -59,23 +59,19 @@ std::vector<std::pair<std::uint64_t, network_init>> initializations(const option
             return inits;
         }
         // seed<k>/ folders, as --save-init writes for several seeds
-        std::set<std::uint64_t> found;
-        if (fs::is_directory(dir))
-            for (const auto& entry : fs::directory_iterator(dir)) {
-                const std::string name = entry.path().filename().string();
-                if (entry.is_directory() && name.size() > 4 && name.rfind("seed", 0) == 0 &&
-                    name.find_first_not_of("0123456789", 4) == std::string::npos && name.size() <= 4 + 19)
-                    found.insert(std::stoull(name.substr(4)));
-            }
+        const auto found = seed_folders(dir);
         if (found.empty())
             throw std::invalid_argument("--init-dir: " + dir.string() + " has neither X.npy nor seed<N>/ folders");
-        for (std::uint64_t s : found) inits.emplace_back(s, load_init(dir / ("seed" + std::to_string(s))));
+        for (const auto& [s, folder] : found) inits.emplace_back(s, load_init(folder));
         return inits;
     }
+    check_seed_range(o.seed, o.seeds);
     const auto widths = parse_count_list(o.widths, "--widths");
     for (std::size_t w : widths)
         if (w == 0) throw std::invalid_argument("--widths: every width must be positive");
     if (widths.size() < 3) throw std::invalid_argument("--widths: at least 3 widths (input, hidden, output) are needed");
+    check_memory(network_memory_bytes(widths, o.samples, o.seeds), "--widths " + o.widths + " with --samples " +
+                 std::to_string(o.samples) + " over " + std::to_string(o.seeds) + " seed(s)");
     for (std::size_t i = 0; i < o.seeds; ++i) inits.emplace_back(o.seed + i, uniform_init(widths, o.samples, o.seed + i));
     return inits;
 }
@@ -190,7 +186,7 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
 
     // --- files
     const fs::path dir = o.out;
-    make_output_directory(dir);
+    const result_set files(dir, {{"driver", "mlp_regression"}});  // summary.json "incomplete" until the end
     for (const auto& m : methods) write_network_csv(dir / (m.name + ".csv"), m);
     write_mean_csv(dir / "mean.csv", methods);
     json summary;
@@ -229,7 +225,7 @@ int run(const options& o, const std::vector<std::pair<std::uint64_t, network_ini
         figures = render_figures(dir, methods, inits.size(), gnuplot);
     }
     summary["figures"] = figures;
-    write_json(dir / "summary.json", summary);
+    files.complete(summary);
 
     // --- printed summary
     std::printf("MLP regression (paper Fig. 3): L = %s\n", net_type::formula().c_str());
@@ -307,9 +303,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--threshold", o.threshold, "loss threshold for 'epochs to reach'")->check(positive())->capture_default_str();
     app.add_option("--init-dir", o.init_dir,
-                   "read X.npy, Y.npy, W1.npy, ... (float32 or float64) from this folder, or from its seed<N>/ folders");
+                   "read X.npy, Y.npy, W1.npy, ... (float32 or float64) from this folder, or from its seed<N>/ folders")
+        ->check(non_empty());
     app.add_option("--save-init", o.save_init,
-                   "write the initial X, Y, W1, ... as .npy here (in seed<N>/ folders when there are several seeds)");
+                   "write the initial X, Y, W1, ... as .npy here (in seed<N>/ folders when there are several seeds)")
+        ->check(non_empty());
 
     return run_driver("mlp_regression", app, argc, argv, [&] {
         if (o.search.strategy != "gradient-ascent") {

@@ -258,6 +258,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     for (std::size_t i = 0; i < methods.size(); ++i) methods[i].run = sequence.records()[i];
 
     // --- files
+    const result_set files(dir, {{"driver", "mnist"}});  // summary.json "incomplete" until the end
     for (const auto& m : methods) write_minibatch_csv(dir / (m.name + ".csv"), m);
     json summary;
     summary["driver"] = "mnist";
@@ -284,7 +285,7 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
         figures = render_minibatch_figures(dir, methods, sweep ? sweep_short_figure(*sweep) : "Fig. 4", gnuplot);
     }
     summary["figures"] = figures;
-    write_json(dir / "summary.json", summary);
+    files.complete(summary);
     ck.remove();
 
     // --- printed summary

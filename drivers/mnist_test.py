@@ -157,16 +157,18 @@ def refusals():
     saved = os.path.join(out, "saved")
     shutil.copytree(checkpoint, saved)
 
-    def refused(what, *more):
-        result = run(folder, "--resume", *more, check=False)
+    def refused(what, *more, expect="", where=folder):
+        result = run(where, "--resume", *more, check=False)
         lines = result.stderr.splitlines()
-        if result.returncode != 2 or len(lines) != 1 or "mnist: error: --resume" not in result.stderr:
+        if result.returncode != 2 or len(lines) != 1 or "mnist: error: --resume" not in result.stderr or \
+                expect not in result.stderr:
             failures.append(f"{what}: exit status {result.returncode} and stderr {result.stderr!r} "
-                            "(expected 2 and one line 'mnist: error: --resume ...')")
+                            f"(expected 2 and one line 'mnist: error: --resume ...{expect}...')")
         else:
             print(f"{what}: {lines[0]}")
-        shutil.rmtree(checkpoint)
-        shutil.copytree(saved, checkpoint)
+        if where == folder:
+            shutil.rmtree(checkpoint)
+            shutil.copytree(saved, checkpoint)
 
     refused("another learning rate", "--sgd-lr", "0.01")
     refused("another seed", "--seed", "1")
@@ -181,6 +183,9 @@ def refusals():
     with open(state, "wb") as f:
         f.write(text.replace(b'"shuffle_rng": "', b'"shuffle_rng": "x', 1))
     refused("a malformed generator state")
+    os.remove(state)
+    os.mkdir(state)  # a folder where the file goes: one line that names the file
+    refused("a folder in place of checkpoint.json", expect="checkpoint.json")
     arrays = [n for n in os.listdir(checkpoint) if n.endswith(".npy")]
     if not arrays:
         failures.append("the checkpoint of a running method holds no .npy file")
@@ -200,6 +205,19 @@ def refusals():
     refused("no checkpoint")
     # the untouched checkpoint still continues
     run(folder, "--resume")
+    # a finished method with a row missing (sgd is finished after 3 epochs of 3)
+    finished = os.path.join(out, "finished")
+    run(finished, "--stop-after", "3")
+    state = os.path.join(finished, "checkpoint", "checkpoint.json")
+    with open(state) as f:
+        doc = json.load(f)
+    if not doc["finished"]:
+        failures.append("--stop-after 3 of 3 epochs left no finished method in the checkpoint")
+        return
+    doc["finished"][0]["rows"].pop()
+    with open(state, "w") as f:
+        json.dump(doc, f, indent=2)
+    refused("a finished method with a row missing", expect="checkpoint.json", where=finished)
 
 
 def sweep_run():

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -44,6 +46,23 @@ struct network_init {
     }
     std::size_t samples() const { return x.shape(1); }
 };
+
+/// About the memory a run of a network needs, in bytes (doubles, so that no size overflows): every
+/// seed's initialization (X, Y, the weights) is held at once; the running run holds about eight
+/// arrays the size of all activations (forward and backward passes, the teleport's pseudo-inverses),
+/// eight the size of the weights (gradient, optimizer state, trial weights) and two d × d matrices
+/// per hidden layer (a generator and its exponential).
+inline double network_memory_bytes(const std::vector<std::size_t>& widths, std::size_t samples, std::size_t seeds) {
+    double activations = 0, weights = 0, generators = 0;
+    for (std::size_t m = 0; m < widths.size(); ++m) {
+        const double d = static_cast<double>(widths[m]);
+        activations += d * static_cast<double>(samples);
+        if (m > 0) weights += d * static_cast<double>(widths[m - 1]);
+        if (m > 0 && m + 1 < widths.size()) generators += 2 * d * d;
+    }
+    const double io = static_cast<double>(widths.front() + widths.back()) * static_cast<double>(samples);
+    return 8.0 * (static_cast<double>(seeds) * (io + weights) + 8 * activations + 8 * weights + generators);
+}
 
 /// Every entry uniform in [0, 1) (the paper's initialization), drawn in the order X, Y, W1 … WL.
 inline network_init uniform_init(const std::vector<std::size_t>& widths, std::size_t samples, std::uint64_t seed) {
@@ -112,6 +131,28 @@ inline network_init load_init(const fs::path& dir) {
                                     std::to_string(init.weights.back().shape(0)) + "x" + std::to_string(init.x.shape(1)) +
                                     " (rows of W" + std::to_string(layers) + " by the samples of X)");
     return init;
+}
+
+/// The seed<N>/ folders in dir, as save_init writes them for several seeds, by seed: N is any seed
+/// (up to 20 digits, below 2^64); the same seed named twice (seed7, seed07) is an error.
+inline std::map<std::uint64_t, fs::path> seed_folders(const fs::path& dir) {
+    std::map<std::uint64_t, fs::path> found;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return found;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        std::error_code type_ec;
+        if (!it->is_directory(type_ec) || name.size() <= 4 || name.size() > 4 + 20 || name.rfind("seed", 0) != 0 ||
+            name.find_first_not_of("0123456789", 4) != std::string::npos)
+            continue;
+        errno = 0;
+        const unsigned long long seed = std::strtoull(name.c_str() + 4, nullptr, 10);
+        if (errno == ERANGE) continue;  // not a seed: beyond 2^64-1
+        if (!found.emplace(seed, it->path()).second)
+            throw std::invalid_argument("--init-dir: " + found[seed].string() + " and " + it->path().string() +
+                                        " are both seed " + std::to_string(seed));
+    }
+    return found;
 }
 
 /// Writes X.npy, Y.npy, W1.npy … into dir (created if needed), float64.

@@ -3,10 +3,13 @@
 
 usage: npy_input_test.py DRIVER WORKDIR CASE
 
+CASE big-seeds: --save-init with seeds up to 2^64-1 (20-digit folder names), read back by --init-dir.
+
 Writes an initialization with DRIVER --save-init, changes one file as CASE says, and runs DRIVER
 --init-dir on it: a bad file must give exit status 2 and one line "<driver>: error: ..." on stderr
 that names the problem; an accepted variant (float32) must run.
 """
+import json
 import shutil
 import struct
 import subprocess
@@ -45,6 +48,20 @@ def write(path, descr, shape, data):
 if work.exists():
     shutil.rmtree(work)
 init = work / "init"
+if case == "big-seeds":
+    # seeds up to 2^64-1 have 20 digits: --init-dir reads back the seed<N>/ folders --save-init wrote
+    made = run(*quick[:3], "--seeds", "2", "--seed", "18446744073709551614", "--out", str(work / "made"),
+               "--save-init", str(init))
+    if made.returncode != 0:
+        fail("--save-init run failed: " + made.stderr)
+    again = run(*quick[:3], "--out", str(work / "out"), "--init-dir", str(init))
+    if again.returncode != 0:
+        fail("--init-dir on 20-digit seed folders: " + again.stderr)
+    seeds = json.loads((work / "out" / "summary.json").read_text())["config"]["seeds"]
+    if seeds != [18446744073709551614, 18446744073709551615]:
+        fail(f"read back seeds {seeds}")
+    print("read back seeds", seeds)
+    sys.exit(0)
 made = run(*quick, "--out", str(work / "made"), "--save-init", str(init))
 if made.returncode != 0:
     fail("--save-init run failed: " + made.stderr)

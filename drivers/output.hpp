@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,7 +19,10 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <signal.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,8 +38,6 @@
 #include <openblas_config.h>
 #endif
 
-extern char** environ;
-
 namespace teleport::drivers {
 
 namespace fs = std::filesystem;
@@ -43,6 +45,9 @@ using json = nlohmann::ordered_json;
 // the library's file helpers (teleport/train/files.hpp), under the names the drivers use
 using teleport::json_error_text;
 using teleport::make_output_directory;
+using teleport::interrupt_cleanup_child;
+using teleport::interrupt_cleanup_file;
+using teleport::result_set;
 using teleport::write_file_atomic;
 
 /// A number as text that reads back to the same double ("nan", "inf" when not finite).
@@ -168,38 +173,69 @@ struct process_result {
 
 /// Runs args (no shell; args[0] looked up on PATH when search_path) with stdin from /dev/null and
 /// stdout and stderr into the named files (created or truncated; "" leaves the stream inherited),
-/// and waits for it.
+/// and waits for it. The child never outlives this process: an interrupt ends and awaits it
+/// (teleport::install_interrupt_cleanup), and on Linux it gets SIGTERM should this process be killed.
 inline process_result run_process(const std::vector<std::string>& args, const std::string& stdout_path,
                                   const std::string& stderr_path, bool search_path) {
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    if (!stdout_path.empty())
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-    if (!stderr_path.empty())
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_t pid = 0;
-    const int spawned = search_path ? posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ)
-                                    : posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
     process_result r;
-    if (spawned != 0) {
-        r.error = "could not be started (" + std::error_code(spawned, std::generic_category()).message() + ")";
+    auto system_error = [](const char* what, int code) {
+        return std::string(what) + " (" + std::error_code(code, std::generic_category()).message() + ")";
+    };
+    int report[2];  // the child writes errno here when it cannot start the program; closed on exec
+    if (::pipe2(report, O_CLOEXEC) != 0) {
+        r.error = system_error("could not be started", errno);
         return r;
     }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {  // the child: async-signal-safe calls only, until exec
+#ifdef __linux__
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+#endif
+        auto redirect = [](int fd, const char* path, int flags) {
+            const int opened = ::open(path, flags, 0644);
+            return opened >= 0 && ::dup2(opened, fd) >= 0 && (opened == fd || ::close(opened) == 0);
+        };
+        bool ok = redirect(STDIN_FILENO, "/dev/null", O_RDONLY);
+        if (ok && !stdout_path.empty()) ok = redirect(STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC);
+        if (ok && !stderr_path.empty()) ok = redirect(STDERR_FILENO, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC);
+        if (ok) {
+            if (search_path) ::execvp(argv[0], argv.data());
+            else ::execv(argv[0], argv.data());
+        }
+        const int code = errno;
+        [[maybe_unused]] const auto written = ::write(report[1], &code, sizeof code);
+        ::_exit(127);
+    }
+    ::close(report[1]);
+    if (pid < 0) {
+        ::close(report[0]);
+        r.error = system_error("could not be started", errno);
+        return r;
+    }
+    interrupt_cleanup_child awaited(pid);
+    int code = 0;
+    ssize_t got;
+    while ((got = ::read(report[0], &code, sizeof code)) < 0 && errno == EINTR) {
+    }
+    ::close(report[0]);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
-            r.error = "could not be waited for (" + std::error_code(errno, std::generic_category()).message() + ")";
+            r.error = system_error("could not be waited for", errno);
             return r;
         }
+    awaited.release();
+    if (got == sizeof code) {
+        r.error = system_error("could not be started", code);
+        return r;
+    }
     if (WIFEXITED(status)) r.exit_status = WEXITSTATUS(status);
     else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
     return r;
@@ -239,9 +275,13 @@ class gnuplot_renderer {
                                     const std::vector<std::string>& outputs) {
         if (terminal().empty()) return {};
         write_file_atomic(dir / script_name, script);
-        const std::string suffix = ".tmp" + std::to_string(::getpid());
+        const std::string suffix = teleport::temporary_suffix();
         const fs::path log = dir / ("." + script_name + ".log" + suffix);
         const fs::path absolute = fs::absolute(dir);
+        // an interrupt removes the log and the half-rendered figures (and ends gnuplot: run_process)
+        std::vector<std::unique_ptr<interrupt_cleanup_file>> cleanup;
+        cleanup.push_back(std::make_unique<interrupt_cleanup_file>(log));
+        for (const auto& name : outputs) cleanup.push_back(std::make_unique<interrupt_cleanup_file>(dir / (name + suffix)));
         const int status = run({"gnuplot", "-e",
                                 "suffix=" + gnuplot_quote(suffix) + "; cd " + gnuplot_quote(absolute.string()),
                                 (absolute / script_name).string()},

@@ -204,7 +204,7 @@ int run(const options& o, const std::vector<double>& given_matrix) {
 
     // --- files
     const fs::path dir = o.out;
-    make_output_directory(dir);
+    const result_set files(dir, {{"driver", "quadratic"}});  // summary.json "incomplete" until the end
     for (const auto& m : methods)
         write_method_csv(dir / (m.name + ".csv"), m, {"distance", "grad_ratio"}, [&](std::size_t k) {
             return std::vector<double>{norm(m.points[k]), grad_ratio(m.run.steps[k])};
@@ -269,7 +269,7 @@ int run(const options& o, const std::vector<double>& given_matrix) {
         figures = render_figures(dir, names, labels, N, lowest, gnuplot);
     }
     summary["figures"] = figures;
-    write_json(dir / "summary.json", summary);
+    files.complete(summary);
 
     // --- printed summary
     std::printf("Quadratic L_A(w) = w^T A w, n = %zu: A %s, eigenvalues %s; w0 %s\n", N,
@@ -339,11 +339,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--matrix", o.matrix_text,
                    "symmetric positive definite A, n*n comma-separated values, row-major (default: random from the "
-                   "seed)");
+                   "seed)")
+        ->check(non_empty());
     app.add_option("--condition", o.condition, "condition number of the random A (eigenvalues 1 down to 1/condition)")
         ->check(positive())
         ->capture_default_str();
-    app.add_option("--w0", o.w0_text, "starting point, n values (default: uniform in [-1, 1) from the seed)");
+    app.add_option("--w0", o.w0_text, "starting point, n values (default: uniform in [-1, 1) from the seed)")
+        ->check(non_empty());
     app.add_option("--lr", o.lr, "learning rate of GD and of the damped Newton method")
         ->check(positive())
         ->capture_default_str();
@@ -363,6 +365,7 @@ int main(int argc, char** argv) {
     app.add_option("--theta0", o.theta0_text,
                    "start of each teleport's search in so(n): one value for all n(n-1)/2 coordinates, n(n-1)/2 values, "
                    "that many per teleport, or 'random' (uniform in [0, pi) per coordinate from the seed)")
+        ->check(non_empty())
         ->capture_default_str();
     app.add_option("--threshold", o.threshold, "loss threshold for 'steps to reach'")->check(positive())->capture_default_str();
     app.add_option("--seed", o.seed, "seed of every random draw (A, w0, theta0)")
@@ -382,11 +385,7 @@ int main(int argc, char** argv) {
         std::vector<double> matrix;
         if (!o.matrix_text.empty()) {
             matrix = parse_double_list(o.matrix_text, "--matrix");
-            std::size_t side = 0;
-            while ((side + 1) * (side + 1) <= matrix.size()) ++side;
-            if (side * side != matrix.size())
-                throw std::invalid_argument("--matrix: " + std::to_string(matrix.size()) +
-                                            " values are not a square matrix");
+            const std::size_t side = square_side(matrix.size(), "--matrix");
             if (o.n_given && side != o.n)
                 throw std::invalid_argument("--matrix: has " + std::to_string(side) + "x" + std::to_string(side) +
                                             " entries but --n is " + std::to_string(o.n));

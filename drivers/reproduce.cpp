@@ -220,7 +220,7 @@ int reproduce(const options& o, int argc, char** argv) {
                                      e.name + ")");
     }
     const fs::path out = o.out;
-    make_output_directory(out);
+    const result_set files(out, {{"driver", "reproduce"}});  // summary.json "incomplete" until the end
 
     std::vector<summary::experiment_table> tables;
     std::string others;
@@ -300,9 +300,9 @@ int reproduce(const options& o, int argc, char** argv) {
     s["total_seconds"] = total;
     s["failed"] = failures.size();
     s["experiments"] = runs;
-    write_json(out / "summary.json", s);
     write_file_atomic(out / "summary.csv", summary::table_csv(tables));
     write_file_atomic(out / "summary.txt", text);
+    files.complete(s);
 
     std::fputs(text.c_str(), stdout);
     std::printf("wrote %s: summary.json summary.csv summary.txt\n", out.string().c_str());

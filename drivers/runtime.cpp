@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
         if (widths.empty() && depths.empty()) throw std::invalid_argument("nothing to time: --widths and --depths are both 'none'");
 
         const fs::path dir = o.out;
-        make_output_directory(dir);
+        const result_set files(dir, {{"driver", "runtime"}});  // summary.json "incomplete" until the end
         const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
         std::printf("runtime (paper Fig. 6): %zu GD epochs (lr %g), a %zu-step teleport (%s, lr %g) before epoch 0 and "
                     "every %zu; OPENBLAS_NUM_THREADS=%s\n",
@@ -265,7 +265,7 @@ int main(int argc, char** argv) {
             figures = render_figures(dir, o, gnuplot);
         }
         summary["figures"] = figures;
-        write_json(dir / "summary.json", summary);
+        files.complete(summary);
         if (stopped)
             std::printf("warning: %zu configuration(s) stopped early (a non-finite loss): their times cover fewer "
                         "epochs; lower --lr or --teleport-lr\n",

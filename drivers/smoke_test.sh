@@ -31,7 +31,8 @@ run)
         python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$out/summary.json" ||
             fail "$out/summary.json is not valid JSON"
     fi
-    leftovers=$(find "$out" -name '.*tmp*' | head -n 1)
+    # temporaries end in .tmp<PID>, hidden (.name.csv.tmp123) or not (loss.png.tmp123)
+    leftovers=$(find "$out" -name '*.tmp*' | head -n 1)
     [ -z "$leftovers" ] || fail "temporary file left behind: $leftovers"
     ;;
 reject)

@@ -37,15 +37,18 @@ inline std::vector<double> standard_thresholds(std::string_view driver) {
     return {};
 }
 
-/// A JSON file, or an error naming it.
+/// A JSON file, or an error naming it; an index a run left incomplete (result_set) is refused.
 inline json read_json_file(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot read " + path.string());
+    const std::string text = teleport::read_text_file(path);
+    json j;
     try {
-        return json::parse(in);
+        j = json::parse(text);
     } catch (const json::exception& e) {
         throw std::runtime_error(path.string() + " is not valid JSON (" + json_error_text(e) + ")");
     }
+    if (const std::string status = teleport::result_status(j); !status.empty())
+        throw std::runtime_error(path.string() + ": " + status);
+    return j;
 }
 
 /// A loss curve: the step (or epoch) of each row, the loss there and the wall-clock seconds since
@@ -56,10 +59,14 @@ struct curve {
 };
 
 /// The columns `step_or_epoch`, `loss_column` and `time_column` of one of the drivers' CSV files
-/// (plain comma-separated numbers with a header; "nan" and "inf" as strtod reads them).
+/// (plain comma-separated numbers with a header; "nan" and "inf" as strtod reads them). The file
+/// must be whole: every line ends with a line break (a file cut inside its last cell is refused),
+/// the steps are non-negative integers in increasing order, the times non-negative.
 inline curve read_curve(const fs::path& path, const std::string& loss_column, const std::string& time_column) {
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot read " + path.string());
+    const std::string text = teleport::read_text_file(path);
+    if (text.empty()) throw std::runtime_error(path.string() + " is empty");
+    if (text.back() != '\n')
+        throw std::runtime_error(path.string() + " is truncated: its last line does not end with a line break");
     const auto split = [](const std::string& line) {
         std::vector<std::string> cells;
         std::size_t start = 0;
@@ -70,9 +77,17 @@ inline curve read_curve(const fs::path& path, const std::string& loss_column, co
             start = comma + 1;
         }
     };
+    std::size_t at = 0;
+    const auto next_line = [&](std::string& line) {
+        if (at >= text.size()) return false;
+        const auto end = text.find('\n', at);
+        line = text.substr(at, end - at);
+        at = end + 1;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return true;
+    };
     std::string line;
-    if (!std::getline(in, line)) throw std::runtime_error(path.string() + " is empty");
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    next_line(line);
     const auto header = split(line);
     const auto column = [&](const std::string& name) {
         const auto it = std::find(header.begin(), header.end(), name);
@@ -85,11 +100,14 @@ inline curve read_curve(const fs::path& path, const std::string& loss_column, co
     else throw std::runtime_error(path.string() + ": the first column is neither 'step' nor 'epoch'");
     const std::size_t l = column(loss_column), t = column(time_column);
     std::size_t line_number = 1;
-    while (std::getline(in, line)) {
+    while (next_line(line)) {
         ++line_number;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty()) continue;
         const auto cells = split(line);
+        const auto bad = [&](std::size_t i, const std::string& what) {
+            return std::runtime_error(path.string() + ": line " + std::to_string(line_number) + ", column '" +
+                                      header[i] + "': '" + cells[i] + "' " + what);
+        };
         if (cells.size() != header.size())
             throw std::runtime_error(path.string() + ": line " + std::to_string(line_number) + " has " +
                                      std::to_string(cells.size()) + " cells, the header " +
@@ -97,14 +115,16 @@ inline curve read_curve(const fs::path& path, const std::string& loss_column, co
         const auto number = [&](std::size_t i) {
             char* end = nullptr;
             const double v = std::strtod(cells[i].c_str(), &end);
-            if (cells[i].empty() || end != cells[i].c_str() + cells[i].size())
-                throw std::runtime_error(path.string() + ": line " + std::to_string(line_number) + ", column '" +
-                                         header[i] + "': '" + cells[i] + "' is not a number");
+            if (cells[i].empty() || end != cells[i].c_str() + cells[i].size()) throw bad(i, "is not a number");
             return v;
         };
-        c.step.push_back(number(0));
-        c.loss.push_back(number(l));
-        c.seconds.push_back(number(t));
+        const double step = number(0), loss = number(l), seconds = number(t);
+        if (!(step >= 0 && step <= 1e15 && step == std::floor(step))) throw bad(0, "is not a step number");
+        if (!c.step.empty() && step <= c.step.back()) throw bad(0, "does not follow the step before it");
+        if (!(seconds >= 0) || std::isinf(seconds)) throw bad(t, "is not a time in seconds");
+        c.step.push_back(step);
+        c.loss.push_back(loss);
+        c.seconds.push_back(seconds);
     }
     if (c.step.empty()) throw std::runtime_error(path.string() + " has no rows");
     return c;
@@ -152,9 +172,43 @@ struct experiment_table {
 };
 
 namespace detail {
-inline double number_or_nan(const json& j, const char* key) {
-    return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::numeric_limits<double>::quiet_NaN();
-}
+/// Typed access to summary.json: a value of the wrong type or sign is an error naming the file,
+/// the method and the key (a table must never show '-' for a value that is there but wrong).
+struct fields {
+    const fs::path& path;
+    std::string where;  // "" or "method 'gd': "
+
+    [[noreturn]] void bad(const char* key, const json& v, const std::string& what) const {
+        std::string shown = v.dump();
+        if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+        throw std::runtime_error(path.string() + ": " + where + "'" + key + "' is " + shown + ", " + what);
+    }
+    /// A string; `fallback` when absent.
+    std::string text(const json& j, const char* key, const std::string& fallback) const {
+        if (!j.contains(key)) return fallback;
+        if (!j[key].is_string()) bad(key, j[key], "not a string");
+        return j[key].get<std::string>();
+    }
+    bool flag(const json& j, const char* key) const {
+        if (!j.contains(key)) return false;
+        if (!j[key].is_boolean()) bad(key, j[key], "not true or false");
+        return j[key].get<bool>();
+    }
+    /// A number >= 0, or null (a value that was not finite; NaN here); absent: NaN.
+    double non_negative(const json& j, const char* key) const {
+        if (!j.contains(key) || j[key].is_null()) return std::numeric_limits<double>::quiet_NaN();
+        if (!j[key].is_number()) bad(key, j[key], "not a number");
+        const double v = j[key].get<double>();
+        if (!(v >= 0)) bad(key, j[key], "negative");
+        return v;
+    }
+    /// A non-negative integer; `fallback` when absent.
+    std::size_t count(const json& j, const char* key, std::size_t fallback) const {
+        if (!j.contains(key)) return fallback;
+        if (!j[key].is_number_unsigned()) bad(key, j[key], "not a non-negative integer");
+        return j[key].get<std::size_t>();
+    }
+};
 }  // namespace detail
 
 /// The table of one experiment from its summary.json (and the CSV files beside it). thresholds:
@@ -165,13 +219,16 @@ inline experiment_table load_experiment(const fs::path& summary_path, std::vecto
     const fs::path dir = summary_path.parent_path();
     if (!s.is_object() || !s.contains("methods") || !s["methods"].is_array() || s["methods"].empty())
         throw std::runtime_error(summary_path.string() + " has no 'methods' list");
+    const detail::fields file{summary_path, ""};
     experiment_table e;
-    e.driver = s.value("driver", std::string());
-    e.title = s.value("experiment", e.driver);
+    e.driver = file.text(s, "driver", "");
+    e.title = file.text(s, "experiment", e.driver);
     if (e.driver.empty()) e.driver = e.title.empty() ? summary_path.string() : e.title;
+    const double own_threshold = file.non_negative(s, "threshold");
+    if (s.contains("threshold") && !(own_threshold > 0)) file.bad("threshold", s["threshold"], "not a positive loss");
     if (thresholds.empty()) {
         thresholds = standard_thresholds(e.driver);
-        if (s.contains("threshold") && s["threshold"].is_number()) thresholds.push_back(s["threshold"].get<double>());
+        if (s.contains("threshold")) thresholds.push_back(own_threshold);
     }
     if (thresholds.empty())
         throw std::runtime_error(summary_path.string() + ": no loss threshold is known for '" + e.driver +
@@ -179,31 +236,51 @@ inline experiment_table load_experiment(const fs::path& summary_path, std::vecto
     std::sort(thresholds.begin(), thresholds.end(), std::greater<>());
     thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
     e.thresholds = thresholds;
-    if (s.contains("figures") && s["figures"].is_array())
-        for (const auto& f : s["figures"])
-            if (f.is_string()) e.figures.push_back(f.get<std::string>());
+    if (s.contains("figures")) {
+        if (!s["figures"].is_array()) file.bad("figures", s["figures"], "not a list");
+        for (const auto& f : s["figures"]) {
+            if (!f.is_string()) file.bad("figures", f, "not a file name");
+            e.figures.push_back(f.get<std::string>());
+        }
+    }
 
     const bool averaged = fs::exists(dir / "mean.csv");
     std::vector<method_result> methods;
     for (const json& m : s["methods"]) {
+        if (!m.is_object()) file.bad("methods", m, "not a method");
         method_result r;
-        r.name = m.value("name", std::string());
+        r.name = file.text(m, "name", "");
         if (r.name.empty()) throw std::runtime_error(summary_path.string() + ": a method has no name");
-        r.label = m.value("label", r.name);
-        r.teleport = m.value("teleport", false);
-        r.final_loss = detail::number_or_nan(m, "final_loss");
-        r.total_seconds = detail::number_or_nan(m, "total_seconds");
-        r.teleport_seconds = detail::number_or_nan(m, "teleport_seconds");
-        r.accepted = m.value("teleports_accepted", std::size_t{0});
-        r.attempted = m.contains("teleports") && m["teleports"].is_array() ? m["teleports"].size() : 0;
+        const detail::fields f{summary_path, "method '" + r.name + "': "};
+        r.label = f.text(m, "label", r.name);
+        r.teleport = f.flag(m, "teleport");
+        r.final_loss = f.non_negative(m, "final_loss");
+        r.total_seconds = f.non_negative(m, "total_seconds");
+        r.teleport_seconds = f.non_negative(m, "teleport_seconds");
+        r.accepted = f.count(m, "teleports_accepted", 0);
+        if (m.contains("teleports") && !m["teleports"].is_array()) f.bad("teleports", m["teleports"], "not a list");
+        r.attempted = m.contains("teleports") ? m["teleports"].size() : 0;
+        if (r.accepted > r.attempted)
+            f.bad("teleports_accepted", m["teleports_accepted"],
+                  "more than the " + std::to_string(r.attempted) + " teleports listed");
         if (r.attempted > 0)
             for (const json& t : m["teleports"])
-                if (t.is_object() && t.contains("paid_off") && t["paid_off"].is_boolean()) {
+                if (t.is_object() && t.contains("paid_off")) {
                     ++r.measured;
-                    r.paid_off += t["paid_off"].get<bool>() ? 1 : 0;
+                    r.paid_off += f.flag(t, "paid_off") ? 1 : 0;
                 }
-        const curve c = averaged ? read_curve(dir / "mean.csv", r.name + "_loss_mean", r.name + "_time_s_mean")
-                                 : read_curve(dir / m.value("csv", r.name + ".csv"), "loss", "time_s");
+        const std::string csv = f.text(m, "csv", r.name + ".csv");
+        if (csv.empty() || csv.find('/') != std::string::npos || csv == "." || csv == "..")
+            f.bad("csv", m["csv"], "not the name of a file beside summary.json");
+        const fs::path curve_file = averaged ? dir / "mean.csv" : dir / csv;
+        const curve c = averaged ? read_curve(curve_file, r.name + "_loss_mean", r.name + "_time_s_mean")
+                                 : read_curve(curve_file, "loss", "time_s");
+        // the curve must reach the run's last update: a file cut after a whole line is refused too
+        const std::size_t updates = f.count(m, "updates", static_cast<std::size_t>(c.step.back()));
+        if (static_cast<double>(updates) != c.step.back())
+            throw std::runtime_error(curve_file.string() + " ends at " + c.unit.substr(0, c.unit.size() - 1) + " " +
+                                     format_short(c.step.back()) + " but " + summary_path.string() + " says method '" +
+                                     r.name + "' made " + std::to_string(updates) + " (truncated?)");
         if (e.unit.empty()) e.unit = c.unit;
         for (double t : thresholds) r.thresholds.push_back(first_below(c, t));
         methods.push_back(std::move(r));

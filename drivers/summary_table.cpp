@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     app.add_option("--thresholds", thresholds_text,
                    "loss thresholds for every file, comma-separated (default: each experiment's standard thresholds "
-                   "and the run's own --threshold)");
+                   "and the run's own --threshold)")
+        ->check(teleport::drivers::non_empty());
 
     return teleport::drivers::run_driver("summary_table", app, argc, argv, [&] {
         namespace summary = teleport::drivers::summary;

@@ -288,7 +288,8 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
     app.add_option("--theta0", theta0_text,
                    "initial angle of each teleport's search: one per teleport, one for all, or 'random' "
                    "(default: 0, the identity; with --strategy gradient-ascent uniform in [0, pi) from the seed, "
-                   "as the paper)");
+                   "as the paper)")
+        ->check(non_empty());
     add_search_options(app, search);
     app.add_option("--teleport-lr", teleport_lr, "learning rate of the gradient ascent on theta (gradient-ascent)")
         ->check(positive())
@@ -312,6 +313,9 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
         if (x0_values.size() != 2)
             throw std::invalid_argument("--x0: expected 2 values, got " + std::to_string(x0_values.size()));
         const std::array<double, 2> x0{x0_values[0], x0_values[1]};
+        // the records of both runs and their CSV text, with room for the vectors' growth
+        check_memory(4.0 * (static_cast<double>(steps) + 1) * (sizeof(step_record) + sizeof(std::array<double, 2>) + 200),
+                     "--steps " + std::to_string(steps) + " (the per-step records and CSV rows of two runs)");
         const std::set<std::size_t> schedule_set = parse_schedule(schedule_text, steps, "step");
         const std::vector<std::size_t> schedule_steps(schedule_set.begin(), schedule_set.end());
         std::vector<std::vector<double>> theta0;
@@ -361,7 +365,7 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
 
         // --- files
         const fs::path dir = out;
-        make_output_directory(dir);
+        const result_set files(dir, {{"driver", e.name}});  // summary.json "incomplete" until the end
         const double threshold_value = threshold;
         for (const auto* m : {&plain, &teleported})
             write_method_csv(dir / (m->name + ".csv"), *m, {"x1", "x2"}, [&](std::size_t k) {
@@ -402,7 +406,7 @@ int run_test_function_driver(const test_function_experiment& e, const F& f, cons
             figures = detail::render_figures(dir, e, f, plain, teleported, optimizer, lr, gnuplot);
         }
         summary["figures"] = figures;
-        write_json(dir / "summary.json", summary);
+        files.complete(summary);
 
         // --- printed summary
         std::printf("%s: L = %s\n", e.title.c_str(), f.to_string().c_str());
