@@ -63,14 +63,7 @@ int main(int argc, char** argv) {
     std::mt19937_64 rng(seed);
     // the "true" system (A's eigenvalues 0.76 ± 0.19i and 0.47), driven by a random ±1 input
     const std::array<double, 15> truth{0.8, 0.2, 0.0, -0.2, 0.7, 0.1, 0.0, 0.1, 0.5, 1.0, 0.5, -0.3, 1.0, 0.0, 0.5};
-    simulation::state_space_fit fit{std::vector<double>(200), std::vector<double>(200)};
-    std::bernoulli_distribution coin(0.5);
-    simulation::state x{};
-    for (std::size_t k = 0; k < fit.u.size(); ++k) {
-        fit.u[k] = coin(rng) ? 1.0 : -1.0;
-        fit.y[k] = simulation::output(truth, x);
-        x = simulation::step(truth, x, fit.u[k]);
-    }
+    const simulation::state_space_fit fit = simulation::measure(truth, 200, rng);
 
     // the start: every parameter of the truth perturbed, in the user's own container
     std::normal_distribution<double> perturbation(0.0, 0.1);

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -104,5 +105,18 @@ struct state_space_fit {
         }
     }
 };
+
+/// The data of a fit: `system` (θ) driven from x_0 = 0 by a random ±1 input of K samples.
+inline state_space_fit measure(params system, std::size_t K, std::mt19937_64& rng) {
+    state_space_fit data{std::vector<double>(K), std::vector<double>(K)};
+    std::bernoulli_distribution coin(0.5);
+    state x{};
+    for (std::size_t k = 0; k < K; ++k) {
+        data.u[k] = coin(rng) ? 1.0 : -1.0;
+        data.y[k] = output(system, x);
+        x = step(system, x, data.u[k]);
+    }
+    return data;
+}
 
 }  // namespace simulation
