@@ -173,13 +173,14 @@ bool actions_agree() {
 }
 
 // --- benchmarks ----------------------------------------------------------------------------------
-template <class Action>
-void apply(benchmark::State& state, const Action& action) {
+// One call of the action at a fixed g and θ (apply or jacobian).
+template <class Call>
+void at_fixed_point(benchmark::State& state, Call call) {
     const matrix g = tg::exponential<tg::gl<3>>(state_space.theta).g;
     point w = state_space.start;
     for (auto _ : state) {
         benchmark::DoNotOptimize(w);
-        point out = action.apply(g, w);
+        auto out = call(g, w);
         benchmark::DoNotOptimize(out);
     }
 }
@@ -199,17 +200,6 @@ void apply_derivative_9(benchmark::State& state, const Action& action) {
             grad[k] = teleport::dot(dj, action.apply_derivative(g, dg[k], w));
         }
         benchmark::DoNotOptimize(grad);
-    }
-}
-
-template <class Action>
-void jacobian(benchmark::State& state, const Action& action) {
-    const matrix g = tg::exponential<tg::gl<3>>(state_space.theta).g;
-    point w = state_space.start;
-    for (auto _ : state) {
-        benchmark::DoNotOptimize(w);
-        auto j = action.jacobian(g, w);
-        benchmark::DoNotOptimize(j);
     }
 }
 
@@ -250,12 +240,16 @@ template <class Action>
 void register_all(const std::string& implementation, const Action& action) {
     const std::string p = "similarity/";
     const std::string s = "/" + implementation;
-    benchmark::RegisterBenchmark((p + "apply" + s).c_str(), [&action](benchmark::State& st) { apply(st, action); });
+    benchmark::RegisterBenchmark((p + "apply" + s).c_str(), [&action](benchmark::State& st) {
+        at_fixed_point(st, [&action](const matrix& g, const point& w) { return action.apply(g, w); });
+    });
     benchmark::RegisterBenchmark((p + "apply_derivative_9" + s).c_str(),
                                  [&action](benchmark::State& st) { apply_derivative_9<true>(st, action); });
     benchmark::RegisterBenchmark((p + "apply_derivative_9_same_g" + s).c_str(),
                                  [&action](benchmark::State& st) { apply_derivative_9<false>(st, action); });
-    benchmark::RegisterBenchmark((p + "jacobian" + s).c_str(), [&action](benchmark::State& st) { jacobian(st, action); });
+    benchmark::RegisterBenchmark((p + "jacobian" + s).c_str(), [&action](benchmark::State& st) {
+        at_fixed_point(st, [&action](const matrix& g, const point& w) { return action.jacobian(g, w); });
+    });
     benchmark::RegisterBenchmark((p + "teleport_paper" + s).c_str(),
                                  [&action](benchmark::State& st) { teleport_paper(st, action); });
     benchmark::RegisterBenchmark((p + "teleport_lookahead" + s).c_str(),
