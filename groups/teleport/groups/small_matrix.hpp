@@ -86,9 +86,32 @@ double max_abs_difference(const small_matrix<N>& x, const small_matrix<N>& y) {
     return d;
 }
 
-/// The inverse by Gauss–Jordan elimination with partial pivoting; throws if singular.
+/// The inverse: by the adjugate for 2×2 and 3×3 (a group element's inverse is taken once per
+/// action call, and elimination costs five times as much there), by Gauss–Jordan elimination with
+/// partial pivoting otherwise; throws if singular.
 template <std::size_t N>
 small_matrix<N> inverse(small_matrix<N> m) {
+    if constexpr (N == 2 || N == 3) {
+        small_matrix<N> adj;
+        if constexpr (N == 2) {
+            adj(0, 0) = m(1, 1);
+            adj(0, 1) = -m(0, 1);
+            adj(1, 0) = -m(1, 0);
+            adj(1, 1) = m(0, 0);
+        } else {
+            for (std::size_t i = 0; i < 3; ++i)
+                for (std::size_t j = 0; j < 3; ++j) {
+                    // cofactor of m(j, i): the 2×2 minor without row j and column i, signs by cyclic order
+                    const std::size_t r0 = (j + 1) % 3, r1 = (j + 2) % 3, c0 = (i + 1) % 3, c1 = (i + 2) % 3;
+                    adj(i, j) = m(r0, c0) * m(r1, c1) - m(r0, c1) * m(r1, c0);
+                }
+        }
+        double det = 0.0;
+        for (std::size_t k = 0; k < N; ++k) det += m(0, k) * adj(k, 0);
+        if (!(std::abs(det) > 0.0) || !std::isfinite(det))
+            throw std::domain_error("the matrix is singular: the group element has no inverse");
+        return (1.0 / det) * adj;
+    }
     small_matrix<N> inv = small_matrix<N>::identity();
     for (std::size_t col = 0; col < N; ++col) {
         std::size_t pivot = col;
@@ -160,22 +183,35 @@ small_matrix<N> expm(const small_matrix<N>& x) {
     return sum;
 }
 
-/// The derivative of the exponential: d/dt e^{X + tE} at t = 0, read off the upper-right block of
-/// exp([[X, E], [0, X]]) (exact up to the exponential's own accuracy).
+/// The derivative of the exponential: d/dt e^{X + tE} at t = 0, as the derivative of expm's own
+/// approximant (the same scaling, Taylor terms and squarings, differentiated term by term):
+///     T_k = T_{k−1} Y / k,  dT_k = (dT_{k−1} Y + T_{k−1} E′) / k   (Y = X/2^s, E′ = E/2^s)
+///     (S, D) ← (S², S D + D S)  s times.
+/// Two N×N products per term instead of an exponential of the 2N×2N block [[X, E], [0, X]].
 template <std::size_t N>
 small_matrix<N> expm_directional(const small_matrix<N>& x, const small_matrix<N>& e) {
-    small_matrix<2 * N> block;
-    for (std::size_t i = 0; i < N; ++i)
-        for (std::size_t j = 0; j < N; ++j) {
-            block(i, j) = x(i, j);
-            block(N + i, N + j) = x(i, j);
-            block(i, N + j) = e(i, j);
-        }
-    const small_matrix<2 * N> big = expm(block);
-    small_matrix<N> d;
-    for (std::size_t i = 0; i < N; ++i)
-        for (std::size_t j = 0; j < N; ++j) d(i, j) = big(i, N + j);
-    return d;
+    const double norm = norm_inf(x);
+    if (!std::isfinite(norm)) throw std::domain_error("matrix exponential of a non-finite matrix");
+    int s = 0;
+    if (norm > 0.5) s = static_cast<int>(std::ceil(std::log2(norm / 0.5)));
+    const double scale = std::ldexp(1.0, -s);
+    const small_matrix<N> y = scale * x;
+    const small_matrix<N> ey = scale * e;
+    small_matrix<N> term = small_matrix<N>::identity();
+    small_matrix<N> dterm;
+    small_matrix<N> sum = term;
+    small_matrix<N> dsum;
+    for (int k = 1; k <= 18; ++k) {
+        dterm = (1.0 / k) * (dterm * y + term * ey);
+        term = (1.0 / k) * (term * y);
+        sum = sum + term;
+        dsum = dsum + dterm;
+    }
+    for (int k = 0; k < s; ++k) {
+        dsum = sum * dsum + dsum * sum;
+        sum = sum * sum;
+    }
+    return dsum;
 }
 
 }  // namespace teleport::groups
