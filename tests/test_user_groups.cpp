@@ -450,3 +450,68 @@ TEST_CASE("a user's action without a Jacobian works unless the state is transpor
                                                          teleport::state_policy::transport),
                         "teleport: transporting optimizer state needs the action's jacobian(g, w)");
 }
+
+namespace {
+// A loss with only the fused evaluate_with_gradient and a Hessian-vector product: L = ‖w‖² + (‖w‖² − 1)².
+struct fused_only {
+    double evaluate(const std::array<double, 2>& w) const {
+        const double r = w[0] * w[0] + w[1] * w[1];
+        return r + (r - 1) * (r - 1);
+    }
+    double evaluate_with_gradient(const std::array<double, 2>& w, std::array<double, 2>& g) const {
+        const double r = w[0] * w[0] + w[1] * w[1];
+        const double c = 2 + 4 * (r - 1);
+        g = {c * w[0], c * w[1]};
+        return r + (r - 1) * (r - 1);
+    }
+    void hessian_vector_product(const std::array<double, 2>& w, const std::array<double, 2>& v, std::array<double, 2>& out) const {
+        const double r = w[0] * w[0] + w[1] * w[1];
+        const double c = 2 + 4 * (r - 1);
+        const double wv = w[0] * v[0] + w[1] * v[1];
+        out = {c * v[0] + 8 * wv * w[0], c * v[1] + 8 * wv * w[1]};
+    }
+};
+// ‖w‖² with a rescaling of the plane: GL(1)·SO(2) would not keep it, the anisotropic scaling
+// diag(e^a, e^−a) does not either; the rotation does. A coordinate action with φ = identity.
+auto rotation_action() {
+    using namespace teleport::expr;
+    constexpr variable<0> x;
+    constexpr variable<1> y;
+    return tg::make_coordinate_action<tg::so<2>>(tg::make_map<2>(x, y), tg::make_map<2>(x, y));
+}
+}  // namespace
+
+TEST_CASE("a loss with only the fused evaluate_with_gradient teleports", "[user groups]") {
+    const fused_only loss;
+    const auto action = rotation_action();
+    std::array<double, 2> w{0.3, -0.4};
+    teleport::teleport_settings settings;
+    std::mt19937_64 rng(1);
+    teleport::teleport_report report;
+    (void)teleport::teleport_once(loss, action, w, settings, rng, report);
+    // the orbit is a circle on which ‖∇L‖² is constant: nothing to gain, and the search says so
+    REQUIRE(!report.accepted);
+    REQUIRE(report.relative_loss_change == 0.0);
+    std::vector<double> v{0.3, -0.4};
+    REQUIRE_NOTHROW(teleport::teleport_once(loss, action, v, settings, rng, report));
+    std::vector<double> wrong(3, 0.1);
+    REQUIRE_THROWS_WITH(teleport::teleport_once(loss, action, wrong, settings, rng, report),
+                        "teleport: the parameter vector has 3 entries but the problem has 2");
+}
+
+template <class L, class A>
+constexpr bool lookahead_takes = requires(L&& l, A&& a) { teleport::lookahead_symmetry(std::forward<L>(l), std::forward<A>(a), 2); };
+
+TEST_CASE("symmetries refuse temporaries they would keep pointers to", "[user groups]") {
+    const auto action = rotation_action();
+    using action_type = decltype(rotation_action());
+    STATIC_REQUIRE(lookahead_takes<const fused_only&, const action_type&>);
+    STATIC_REQUIRE(!lookahead_takes<const fused_only&, action_type>);  // a temporary action
+    STATIC_REQUIRE(!lookahead_takes<fused_only, const action_type&>);  // a temporary loss
+    STATIC_REQUIRE(std::is_constructible_v<teleport::action_symmetry<fused_only, decltype(action)>, const fused_only&,
+                                           const decltype(action)&>);
+    STATIC_REQUIRE(!std::is_constructible_v<teleport::action_symmetry<fused_only, decltype(action)>, fused_only,
+                                            const decltype(action)&>);
+    STATIC_REQUIRE(!std::is_constructible_v<teleport::action_symmetry<fused_only, decltype(action)>, const fused_only&,
+                                            decltype(action)>);
+}

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "teleport/core/function.hpp"
+#include "teleport/core/storage.hpp"
 #include "teleport/engine/engine.hpp"
 #include "teleport/engine/objective.hpp"
 #include "teleport/engine/symmetry.hpp"
@@ -199,6 +200,9 @@ class action_symmetry {
 
     action_symmetry(const F& f, const Action& action, Objective objective = {})
         : f_(&f), action_(&action), objective_(std::move(objective)) {}
+    /// It keeps pointers to f and the action: a temporary would dangle.
+    action_symmetry(const F&&, const Action&, Objective = {}) = delete;
+    action_symmetry(const F&, const Action&&, Objective = {}) = delete;
 
     point_measure measure(const point& w) const {
         point g{};
@@ -260,6 +264,17 @@ groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action
     if (carry) return carry->element;
     const auto id = small_matrix<Action::algebra::n>::identity();
     return {id, id};
+}
+
+/// The same, on parameters in the user's own storage (std::vector<double>, std::span<double>, …).
+template <class F, group_action Action, parameter_storage<std::array<double, Action::n>> R,
+          class Objective = squared_gradient_norm>
+groups::group_element<Action::algebra::n> teleport_once(const F& f, const Action& action, R&& w,
+                                                        const teleport_settings& settings, std::mt19937_64& rng,
+                                                        teleport_report& report, Objective objective = {}) {
+    return on_fixed_size<Action::n>(w, [&](std::array<double, Action::n>& x) {
+        return teleport_once(f, action, x, settings, rng, report, std::move(objective));
+    });
 }
 
 }  // namespace teleport

@@ -74,7 +74,7 @@ template <class F, class Vec>
         if (g.size() != w.size()) g = zeros_like(w);  // v = g must have the size of w
         f.hessian_vector_product(w, g, g, hv);       // v = g: the program forms ∇L first, then H∇L
     } else {
-        f.gradient(w, g);
+        (void)evaluate_with_gradient(f, w, g);  // a loss may provide only the fused form
         f.hessian_vector_product(w, g, hv);
     }
 }
@@ -115,7 +115,7 @@ struct metric_gradient_norm {
     double value_and_gradient(const F& f, const std::array<double, N>& w, std::array<double, N>& g,
                               std::array<double, N>& dj) const {
         static_assert(require_teleportable_function<F, std::array<double, N>>());
-        f.gradient(w, g);
+        (void)evaluate_with_gradient(f, w, g);
         const auto eta_g = eta.apply(g);
         f.hessian_vector_product(w, eta_g, dj);  // H η ∇L
         for (double& e : dj) e *= 2.0;

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "teleport/core/storage.hpp"
 #include "teleport/core/vector_ops.hpp"
 #include "teleport/engine/coordinate_symmetry.hpp"
 #include "teleport/engine/engine.hpp"
@@ -132,6 +133,12 @@ auto lookahead_symmetry(const F& f, const Action& action, std::size_t k) {
     return step_aware_symmetry<action_symmetry<F, Action, lookahead_decrease<point>>, F>(
         action_symmetry<F, Action, lookahead_decrease<point>>(f, action, lookahead_decrease<point>(p, k)), f, p);
 }
+
+/// The symmetry keeps pointers to f and the action: a temporary would dangle.
+template <class F, group_action Action>
+void lookahead_symmetry(const F& f, const Action&& action, std::size_t k) = delete;
+template <class F, group_action Action>
+void lookahead_symmetry(const F&& f, const Action& action, std::size_t k) = delete;
 
 /// The loss after k steps of the optimizer from x with the optimizer state `state` (both copies),
 /// on f: the look-ahead of counterfactual accounting (payoff_check).
@@ -315,6 +322,7 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
                                            const teleport_schedule& schedule, const teleport_settings& settings,
                                            std::uint64_t seed, state_policy policy = state_policy::keep,
                                            Callbacks&&... callbacks) {
+    if constexpr (requires { symmetry.action().check(x); }) symmetry.action().check(x);  // φ⁻¹(φ(x)) = x
     teleport_hook<S, Optimizer, F> hook(opt, f, symmetry, schedule, settings, seed, policy);
     teleport_run_result run;
     run.steps.reserve(steps + 1);
@@ -343,36 +351,10 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
                   "the loss has a different number of variables than the parameters the action acts on");
     if (policy == state_policy::transport && !transportable_action<Action>)
         throw std::invalid_argument("teleport: transporting optimizer state needs the action's jacobian(g, w)");
-    if constexpr (requires { action.check(x); }) action.check(x);
-    const action_symmetry<F, Action> symmetry(f, action);
+    const action_symmetry<F, Action> symmetry(f, action);  // the symmetry overload checks the action at x
     return optimize_with_teleport(opt, f, symmetry, x, steps, schedule, settings, seed, policy,
                                   std::forward<Callbacks>(callbacks)...);
 }
-
-/// Parameters kept in the user's own contiguous storage of doubles (std::vector<double>,
-/// std::span<double>, an xt::xtensor<double, 1>, …) for a problem whose points are std::array.
-template <class R, class Point>
-concept parameter_storage = !std::same_as<std::remove_cvref_t<R>, Point> && requires(R& r) {
-    { std::ranges::data(r) } -> std::same_as<double*>;
-    { std::ranges::size(r) } -> std::convertible_to<std::size_t>;
-};
-
-namespace detail {
-/// Copies the user's parameters into the fixed-size point, runs, copies them back.
-template <std::size_t N, class R, class Run>
-teleport_run_result on_storage(R& storage, Run&& run) {
-    const std::size_t size = std::ranges::size(storage);
-    if (size != N)
-        throw std::invalid_argument("teleport: the parameter vector has " + std::to_string(size) +
-                                    " entries but the problem has " + std::to_string(N));
-    std::array<double, N> x;
-    double* data = std::ranges::data(storage);
-    std::copy(data, data + N, x.begin());
-    teleport_run_result result = run(x);
-    std::copy(x.begin(), x.end(), data);
-    return result;
-}
-}  // namespace detail
 
 /// Algorithm 1 for a symmetry of fixed-size points, on parameters in the user's own storage.
 template <class Optimizer, class F, symmetry S, parameter_storage<typename S::point> R, class... Callbacks>
@@ -381,7 +363,7 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
                                            std::size_t steps, const teleport_schedule& schedule,
                                            const teleport_settings& settings, std::uint64_t seed,
                                            state_policy policy = state_policy::keep, Callbacks&&... callbacks) {
-    return detail::on_storage<std::tuple_size<typename S::point>::value>(x, [&](typename S::point& p) {
+    return on_fixed_size<std::tuple_size<typename S::point>::value>(x, [&](typename S::point& p) {
         return optimize_with_teleport(opt, f, symmetry, p, steps, schedule, settings, seed, policy,
                                       std::forward<Callbacks>(callbacks)...);
     });
@@ -394,7 +376,7 @@ teleport_run_result optimize_with_teleport(const Optimizer& opt, const F& f, con
                                            std::size_t steps, const teleport_schedule& schedule,
                                            const teleport_settings& settings, std::uint64_t seed,
                                            state_policy policy = state_policy::keep, Callbacks&&... callbacks) {
-    return detail::on_storage<Action::n>(x, [&](std::array<double, Action::n>& p) {
+    return on_fixed_size<Action::n>(x, [&](std::array<double, Action::n>& p) {
         return optimize_with_teleport(opt, f, action, p, steps, schedule, settings, seed, policy,
                                       std::forward<Callbacks>(callbacks)...);
     });
