@@ -9,6 +9,10 @@
 //                         ∂g/∂θ_k is computed (out of line) between the calls
 //   apply_derivative_9_same_g  the same loop with g visible: the compiler may compute what depends
 //                         on g alone (g⁻¹) once for the 9 calls, which it does for the hand-written one
+//   apply_derivative_9_element  the same 9 calls as the teleport objective makes them
+//                         (teleport::detail::act_derivative): an action that takes the group element
+//                         with its inverse (the representation) gets it and inverts nothing; one that
+//                         takes g alone (the hand-written one) gets g
 //   jacobian              ∂(g·θ)/∂θ (15×15; state_policy::transport uses it)
 //   teleport_paper        teleport_once on the state-space loss of docs/examples/state_space_fit.hpp
 //                         (K = 200) at the docs example's teleport (after 500 AdaGrad steps): ‖∇L‖²
@@ -203,6 +207,24 @@ void apply_derivative_9(benchmark::State& state, const Action& action) {
     }
 }
 
+template <class Action>
+void apply_derivative_9_element(benchmark::State& state, const Action& action) {
+    const auto e = tg::exponential<tg::gl<3>>(state_space.theta);
+    std::array<matrix, 9> dg;
+    for (std::size_t k = 0; k < 9; ++k) dg[k] = tg::exponential_derivative<tg::gl<3>>(state_space.theta, k, e);
+    point w = state_space.start, dj = truth;
+    std::array<double, 9> grad{};
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(w);
+        for (std::size_t k = 0; k < 9; ++k) {
+            auto element = e;
+            benchmark::DoNotOptimize(element);
+            grad[k] = teleport::dot(dj, teleport::detail::act_derivative(action, element, tg::exp_map::exact, dg[k], w));
+        }
+        benchmark::DoNotOptimize(grad);
+    }
+}
+
 template <class Symmetry>
 void whole_teleport(benchmark::State& state, const Symmetry& symmetry, const point& start,
                     const teleport::teleport_settings& settings) {
@@ -247,6 +269,8 @@ void register_all(const std::string& implementation, const Action& action) {
                                  [&action](benchmark::State& st) { apply_derivative_9<true>(st, action); });
     benchmark::RegisterBenchmark((p + "apply_derivative_9_same_g" + s).c_str(),
                                  [&action](benchmark::State& st) { apply_derivative_9<false>(st, action); });
+    benchmark::RegisterBenchmark((p + "apply_derivative_9_element" + s).c_str(),
+                                 [&action](benchmark::State& st) { apply_derivative_9_element(st, action); });
     benchmark::RegisterBenchmark((p + "jacobian" + s).c_str(), [&action](benchmark::State& st) {
         at_fixed_point(st, [&action](const matrix& g, const point& w) { return action.jacobian(g, w); });
     });

@@ -31,7 +31,7 @@ QUANTITIES = ["loss", "gradient", "loss_and_gradient", "hessian_vector_product",
               # bench_mnist: an SGD step, the parts of a factored ascent step
               "sgd_step", "gradient_factors",
               # bench_representation: a group action declared block by block, and teleports with it
-              "apply", "apply_derivative_9", "apply_derivative_9_same_g", "jacobian", "teleport_paper",
+              "apply", "apply_derivative_9", "apply_derivative_9_same_g", "apply_derivative_9_element", "jacobian", "teleport_paper",
               "teleport_lookahead"]
 IMPLEMENTATIONS = ["generated", "hand_written", "activation_space", "weight_space", "representation"]
 TO_NANOSECONDS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -68,7 +68,7 @@ RATIOS = [
     ("ascent step (weight space) / SGD step", ("ascent_step", "weight_space"), ("sgd_step", "generated"), None),
 ] + [(f"{quantity}: representation / hand-written", (quantity, "representation"), (quantity, "hand_written"),
       REPRESENTATION_VS_HAND_WRITTEN_TARGET)
-     for quantity in ["apply", "apply_derivative_9", "apply_derivative_9_same_g", "jacobian", "teleport_paper",
+     for quantity in ["apply", "apply_derivative_9", "apply_derivative_9_same_g", "apply_derivative_9_element", "jacobian", "teleport_paper",
                       "teleport_lookahead"]]
 
 

@@ -18,8 +18,9 @@
 //   invariant<K>                   K entries left alone
 //   coordinate_block{φ, φ⁻¹}       w ↦ φ⁻¹(g φ(w))  (φ of n variables: action.hpp's maps)
 //   on<I>(block)                   the block, acted on by factor I of a product group
-// The derivative along dg uses d(g⁻¹) = −g⁻¹ dg g⁻¹; g⁻¹ is computed once per call and only when a
-// block needs it.
+// The derivative along dg uses d(g⁻¹) = −g⁻¹ dg g⁻¹. Given g alone, g⁻¹ is computed once per call
+// and only when a block needs it; given a group_element (g with the inverse the exponential map
+// computed), as the teleport objective passes it, nothing is inverted.
 #pragma once
 
 #include <array>
@@ -330,30 +331,35 @@ class representation {
     constexpr explicit representation(Blocks... blocks) : blocks_(std::move(blocks)...) {}
 
     /// g·w.
-    point apply(const element& g, const point& w) const {
-        const element gi = needs_inverse ? inverse(g) : element{};
+    point apply(const element& g, const point& w) const { return apply(with_inverse(g), w); }
+    /// g·w for a group element that carries its inverse (the exponential map computes both): the
+    /// teleport objective calls this form, and no block inverts g.
+    point apply(const group_element<A::n>& e, const point& w) const {
         point out{};
-        for_each_block([&](const auto& b, std::size_t o) { call_apply(b, g, gi, w.data() + o, out.data() + o); });
+        for_each_block([&](const auto& b, std::size_t o) { call_apply(b, e.g, e.inverse, w.data() + o, out.data() + o); });
         return out;
     }
 
     /// d/dt (g + t·dg)·w.
     point apply_derivative(const element& g, const element& dg, const point& w) const {
-        element gi{}, dgi{};
-        if constexpr (needs_inverse) {
-            gi = inverse(g);
-            dgi = -1.0 * (gi * dg * gi);
-        }
+        return apply_derivative(with_inverse(g), dg, w);
+    }
+    /// The same at an element with its inverse.
+    point apply_derivative(const group_element<A::n>& e, const element& dg, const point& w) const {
+        element dgi{};
+        if constexpr (needs_inverse) dgi = -1.0 * (e.inverse * dg * e.inverse);
         point out{};
-        for_each_block([&](const auto& b, std::size_t o) { call_derivative(b, g, gi, dg, dgi, w.data() + o, out.data() + o); });
+        for_each_block([&](const auto& b, std::size_t o) {
+            call_derivative(b, e.g, e.inverse, dg, dgi, w.data() + o, out.data() + o);
+        });
         return out;
     }
 
     /// ∂(g·w)/∂w: block diagonal.
-    small_matrix<n> jacobian(const element& g, const point& w) const {
-        const element gi = needs_inverse ? inverse(g) : element{};
+    small_matrix<n> jacobian(const element& g, const point& w) const { return jacobian(with_inverse(g), w); }
+    small_matrix<n> jacobian(const group_element<A::n>& e, const point& w) const {
         small_matrix<n> j;
-        for_each_block([&](const auto& b, std::size_t o) { call_jacobian(b, g, gi, w.data() + o, j, o); });
+        for_each_block([&](const auto& b, std::size_t o) { call_jacobian(b, e.g, e.inverse, w.data() + o, j, o); });
         return j;
     }
 
@@ -367,6 +373,9 @@ class representation {
 
   private:
     static constexpr bool needs_inverse = (Blocks::needs_inverse || ...);
+    static group_element<A::n> with_inverse(const element& g) {
+        return {g, needs_inverse ? inverse(g) : element{}};
+    }
     static constexpr std::array<std::size_t, sizeof...(Blocks)> offset = [] {
         std::array<std::size_t, sizeof...(Blocks)> o{};
         std::size_t s = 0, i = 0;

@@ -51,6 +51,26 @@ concept transportable_action = group_action<Action> &&
         { a.jacobian(g, w) } -> std::convertible_to<small_matrix<Action::n>>;
     };
 
+namespace detail {
+/// An action may take the group element with its inverse (a representation: nothing to invert);
+/// the first-order map's "inverse" I − X is not one, so it always gets g alone.
+template <class Action, std::size_t M, class Point>
+auto act(const Action& a, const groups::group_element<M>& e, exp_map map, const Point& w) {
+    if constexpr (requires { a.apply(e, w); }) {
+        if (map != exp_map::first_order) return a.apply(e, w);
+    }
+    return a.apply(e.g, w);
+}
+template <class Action, std::size_t M, class Point>
+auto act_derivative(const Action& a, const groups::group_element<M>& e, exp_map map,
+                    const small_matrix<M>& dg, const Point& w) {
+    if constexpr (requires { a.apply_derivative(e, dg, w); }) {
+        if (map != exp_map::first_order) return a.apply_derivative(e, dg, w);
+    }
+    return a.apply_derivative(e.g, dg, w);
+}
+}  // namespace detail
+
 /// J(θ) = J(exp(Σθ_k T_k)·w) and its gradient, for a fixed base point w.
 template <class F, group_action Action, class Objective = squared_gradient_norm>
 class teleport_objective {
@@ -70,7 +90,7 @@ class teleport_objective {
 
     /// w′ = g·w for g reached from θ.
     point moved(const coordinates& theta) const {
-        return action_->apply(groups::exponential<algebra>(theta, map_).g, w_);
+        return detail::act(*action_, groups::exponential<algebra>(theta, map_), map_, w_);
     }
 
     /// J(θ).
@@ -104,12 +124,12 @@ class teleport_objective {
   private:
     double value_and_gradient(const coordinates& theta, coordinates& grad, double& loss, bool with_loss) const {
         const auto element = groups::exponential<algebra>(theta, map_);
-        const point w_moved = action_->apply(element.g, w_);
+        const point w_moved = detail::act(*action_, element, map_, w_);
         point g{}, dj{};
         const double j = objective_.value_and_gradient(*f_, w_moved, g, dj);
         for (std::size_t k = 0; k < dimension; ++k) {
             const auto dg = groups::exponential_derivative<algebra>(theta, k, element, map_);
-            grad[k] = teleport::dot(dj, action_->apply_derivative(element.g, dg, w_));
+            grad[k] = teleport::dot(dj, detail::act_derivative(*action_, element, map_, dg, w_));
         }
         if (with_loss) {
             point scratch{};
@@ -176,7 +196,7 @@ class coordinate_orbit {
     /// g(θ)·w; the element is kept for transport() (one exponential for both).
     void write(point& out, const point&) {
         element_ = groups::exponential<typename Action::algebra>(theta_, objective_.map());
-        out = objective_.action().apply(element_->g, objective_.base());
+        out = detail::act(objective_.action(), *element_, objective_.map(), objective_.base());
     }
     coordinate_transport<Action> transport() const {
         return {&objective_.action(),
