@@ -1205,6 +1205,7 @@ TEST_CASE("Algorithm 1 for a network: GD with one teleport", "[networks][telepor
     const paper_setup setup(901);
     const nonlinear_leaky action(setup.net.shape(), {1, 2});
     teleport_settings settings;
+    settings.payoff = {0, false};  // the loop's mechanics and the state policies, not the pay-off
     settings.strategy = gradient_ascent{8, ascent_rate(setup, action, 0.01)};
     dvec w = setup.w;
     const std::size_t steps = 60;

@@ -147,7 +147,7 @@ TEST_CASE("counterfactual accounting: the loss k steps on with and without the t
     const auto action = problems::rosenbrock_action();
     const gd opt{1e-3};
     teleport_settings s;
-    s.payoff.steps = 7;
+    s.payoff = {7, false};  // measured, not required
     std::array<double, 2> x{-1.0, -1.0};
     teleport_points<std::array<double, 2>> moves;
     const auto run = optimize_with_teleport(opt, f, action, x, 20, teleport_schedule::once(3), s, 1, state_policy::keep,
@@ -169,11 +169,19 @@ TEST_CASE("counterfactual accounting: the loss k steps on with and without the t
     REQUIRE(r.loss_with == Approx(descend(moves.after.front())).epsilon(1e-13));
     REQUIRE(r.loss_without == Approx(descend(moves.before.front())).epsilon(1e-13));
     REQUIRE(r.paid_off() == (r.loss_with < r.loss_without));
-    // not measured unless asked
+    // not measured when turned off (the paper's Algorithm 1)
     std::array<double, 2> y{-1.0, -1.0};
-    const auto plain = optimize_with_teleport(opt, f, action, y, 20, teleport_schedule::once(3), teleport_settings{}, 1);
+    teleport_settings off;
+    off.payoff = {0, false};
+    const auto plain = optimize_with_teleport(opt, f, action, y, 20, teleport_schedule::once(3), off, 1);
     REQUIRE_FALSE(plain.teleports.front().payoff_measured());
     REQUIRE(std::isnan(plain.teleports.front().loss_with));
+    // measured and required by default: 10 steps
+    REQUIRE(teleport_settings{}.payoff.steps == 10);
+    REQUIRE(teleport_settings{}.payoff.require);
+    std::array<double, 2> z{-1.0, -1.0};
+    const auto by_default = optimize_with_teleport(opt, f, action, z, 20, teleport_schedule::once(3), teleport_settings{}, 1);
+    REQUIRE(by_default.teleports.front().payoff_steps == 10);
 }
 
 TEST_CASE("a required pay-off undoes a teleport that does not pay off", "[teleport][payoff]") {
@@ -186,7 +194,7 @@ TEST_CASE("a required pay-off undoes a teleport that does not pay off", "[telepo
     const gd opt{0.24};
     teleport_settings s;
     s.start.given = {0.3};  // θ = 0 is a critical point of ‖∇L‖² on the bottom eigenvector
-    s.payoff.steps = 5;
+    s.payoff = {5, false};  // measured first, required below
     std::array<double, 2> x{1.0, 0.0};
     const auto free_run = optimize_with_teleport(opt, q, qa, x, 10, teleport_schedule::once(0), s, 1);
     const auto& r = free_run.teleports.front();
@@ -219,7 +227,7 @@ TEST_CASE("bad search and pay-off settings get one-line errors", "[teleport][saf
     s.strategy = normalized_ascent{10, 0.5, 40, -1.0};
     REQUIRE(message(s).find("trust radius must be positive") != std::string::npos);
     s = teleport_settings{};
-    s.payoff.require = true;
+    s.payoff = {0, true};
     REQUIRE(message(s).find("k > 0") != std::string::npos);
     s.payoff.steps = 3;
     REQUIRE(message(s).empty());

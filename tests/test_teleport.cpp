@@ -293,6 +293,7 @@ TEST_CASE("Algorithm 1: schedule, records, seeds", "[teleport][algorithm]") {
     const auto action = problems::rosenbrock_action();
     teleport_settings s;
     s.strategy = gradient_ascent{10, 0.1};
+    s.payoff = {0, false};  // the paper's Algorithm 1: every teleport kept
     const auto schedule = teleport_schedule::every(100, 99);
     for (std::size_t t : {0u, 98u, 100u, 150u}) REQUIRE_FALSE(schedule.contains(t));
     for (std::size_t t : {99u, 199u, 999u}) REQUIRE(schedule.contains(t));
@@ -333,6 +334,7 @@ TEST_CASE("optimizer state at a teleport: keep, reset, transport", "[teleport][a
     teleport_settings s;
     s.strategy = gradient_ascent{10, 1e-3};
     s.start.given = {1.0};
+    s.payoff = {0, false};  // the state policies, not the pay-off
     const momentum opt{0.01, 0.9};
     for (const state_policy p : {state_policy::keep, state_policy::reset, state_policy::transport}) {
         INFO("policy " << to_string(p));

@@ -86,9 +86,13 @@ struct theta_start {
 /// optimizer takes `steps` steps from a copy of the teleported point and from a copy of the point
 /// before it (each with a copy of its optimizer state, on the teleport's loss), and the report
 /// carries both losses. With `require`, a teleport after which the loss is not lower is undone.
+/// On by default (10 steps, required): a teleport that makes the next steps worse is not kept — on
+/// a non-compact group ‖∇L‖² grows without bound along the orbit, and a teleport to a much steeper
+/// point can make the optimizer diverge. {0, false} turns it off (the paper's Algorithm 1); it only
+/// acts where there is an optimizer (train/), not in a bare teleport_once.
 struct payoff_check {
-    std::size_t steps = 0;  // k; 0: not measured
-    bool require = false;   // undo a teleport that does not pay off (needs steps > 0)
+    std::size_t steps = 10;  // k; 0: not measured
+    bool require = true;     // undo a teleport that does not pay off (needs steps > 0)
 };
 
 struct teleport_settings {
