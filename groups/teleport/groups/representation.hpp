@@ -43,129 +43,70 @@
 
 namespace teleport::groups {
 
-/// W (R×C) ↦ g W.
-template <std::size_t R, std::size_t C = 1>
-struct left {
-    static constexpr std::size_t size = R * C;
-    static constexpr bool needs_inverse = false;
-    template <std::size_t N> static constexpr bool fits = N == R;
-    template <std::size_t N>
-    void apply(const small_matrix<N>& g, const small_matrix<N>&, const double* w, double* out) const {
-        for (std::size_t i = 0; i < R; ++i)
-            for (std::size_t c = 0; c < C; ++c) {
-                double s = 0;
-                for (std::size_t k = 0; k < R; ++k) s += g(i, k) * w[k * C + c];
-                out[i * C + c] = s;
-            }
-    }
-    template <std::size_t N>
-    void derivative(const small_matrix<N>&, const small_matrix<N>&, const small_matrix<N>& dg, const small_matrix<N>&,
-                    const double* w, double* out) const {
-        apply(dg, dg, w, out);
-    }
-    template <std::size_t N, std::size_t M>
-    void jacobian(const small_matrix<N>& g, const small_matrix<N>&, const double*, small_matrix<M>& j, std::size_t o) const {
-        for (std::size_t i = 0; i < R; ++i)
-            for (std::size_t c = 0; c < C; ++c)
-                for (std::size_t k = 0; k < R; ++k) j(o + i * C + c, o + k * C + c) = g(i, k);
-    }
-};
+/// Which side of a block W (R×C) the group multiplies, by g or g⁻¹, transposed or not: the four
+/// one-sided blocks below are this one with its choices made.
+enum class side { left, right };
 
-/// W (R×C) ↦ W gᵀ.
-template <std::size_t R, std::size_t C>
-struct right_transpose {
+template <std::size_t R, std::size_t C, side Side, bool Inverse, bool Transposed>
+struct one_sided {
     static constexpr std::size_t size = R * C;
-    static constexpr bool needs_inverse = false;
-    template <std::size_t N> static constexpr bool fits = N == C;
-    template <std::size_t N>
-    void apply(const small_matrix<N>& g, const small_matrix<N>&, const double* w, double* out) const {
-        for (std::size_t r = 0; r < R; ++r)
-            for (std::size_t j = 0; j < C; ++j) {
-                double s = 0;
-                for (std::size_t k = 0; k < C; ++k) s += w[r * C + k] * g(j, k);
-                out[r * C + j] = s;
-            }
-    }
-    template <std::size_t N>
-    void derivative(const small_matrix<N>&, const small_matrix<N>&, const small_matrix<N>& dg, const small_matrix<N>&,
-                    const double* w, double* out) const {
-        apply(dg, dg, w, out);
-    }
-    template <std::size_t N, std::size_t M>
-    void jacobian(const small_matrix<N>& g, const small_matrix<N>&, const double*, small_matrix<M>& j, std::size_t o) const {
-        for (std::size_t r = 0; r < R; ++r)
-            for (std::size_t c = 0; c < C; ++c)
-                for (std::size_t k = 0; k < C; ++k) j(o + r * C + c, o + r * C + k) = g(c, k);
-    }
-};
+    static constexpr bool needs_inverse = Inverse;
+    template <std::size_t N> static constexpr bool fits = N == (Side == side::left ? R : C);
 
-/// W (R×C) ↦ W g⁻¹.
-template <std::size_t R, std::size_t C>
-struct right_inverse {
-    static constexpr std::size_t size = R * C;
-    static constexpr bool needs_inverse = true;
-    template <std::size_t N> static constexpr bool fits = N == C;
     template <std::size_t N>
-    void apply(const small_matrix<N>&, const small_matrix<N>& gi, const double* w, double* out) const {
-        multiply(w, gi, out);
+    void apply(const small_matrix<N>& g, const small_matrix<N>& gi, const double* w, double* out) const {
+        multiply(Inverse ? gi : g, w, out);
     }
+    /// Along dg: the same product by dg, or by d(g⁻¹) = −g⁻¹ dg g⁻¹.
     template <std::size_t N>
-    void derivative(const small_matrix<N>&, const small_matrix<N>&, const small_matrix<N>&, const small_matrix<N>& dgi,
-                    const double* w, double* out) const {
-        multiply(w, dgi, out);
+    void derivative(const small_matrix<N>&, const small_matrix<N>&, const small_matrix<N>& dg,
+                    const small_matrix<N>& dgi, const double* w, double* out) const {
+        multiply(Inverse ? dgi : dg, w, out);
     }
     template <std::size_t N, std::size_t M>
-    void jacobian(const small_matrix<N>&, const small_matrix<N>& gi, const double*, small_matrix<M>& j, std::size_t o) const {
+    void jacobian(const small_matrix<N>& g, const small_matrix<N>& gi, const double*, small_matrix<M>& j, std::size_t o) const {
+        const small_matrix<N>& m = Inverse ? gi : g;
         for (std::size_t r = 0; r < R; ++r)
             for (std::size_t c = 0; c < C; ++c)
-                for (std::size_t k = 0; k < C; ++k) j(o + r * C + c, o + r * C + k) = gi(k, c);
+                for (std::size_t k = 0; k < N; ++k) {
+                    if constexpr (Side == side::left) j(o + r * C + c, o + k * C + c) = entry(m, r, k);  // (M W)(r, c)
+                    else j(o + r * C + c, o + r * C + k) = entry(m, k, c);                               // (W M)(r, c)
+                }
     }
 
   private:
+    /// M(i, j) of the factor actually multiplied: m or mᵀ.
     template <std::size_t N>
-    static void multiply(const double* w, const small_matrix<N>& m, double* out) {
+    static double entry(const small_matrix<N>& m, std::size_t i, std::size_t j) {
+        return Transposed ? m(j, i) : m(i, j);
+    }
+    /// out = M W (left) or W M (right).
+    template <std::size_t N>
+    static void multiply(const small_matrix<N>& m, const double* w, double* out) {
         for (std::size_t r = 0; r < R; ++r)
             for (std::size_t c = 0; c < C; ++c) {
                 double s = 0;
-                for (std::size_t k = 0; k < C; ++k) s += w[r * C + k] * m(k, c);
+                for (std::size_t k = 0; k < N; ++k) {
+                    if constexpr (Side == side::left) s += entry(m, r, k) * w[k * C + c];
+                    else s += w[r * C + k] * entry(m, k, c);
+                }
                 out[r * C + c] = s;
             }
     }
 };
 
+/// W (R×C) ↦ g W.
+template <std::size_t R, std::size_t C = 1>
+using left = one_sided<R, C, side::left, false, false>;
 /// W (R×C) ↦ g⁻ᵀ W.
 template <std::size_t R, std::size_t C = 1>
-struct left_inverse_transpose {
-    static constexpr std::size_t size = R * C;
-    static constexpr bool needs_inverse = true;
-    template <std::size_t N> static constexpr bool fits = N == R;
-    template <std::size_t N>
-    void apply(const small_matrix<N>&, const small_matrix<N>& gi, const double* w, double* out) const {
-        multiply(gi, w, out);
-    }
-    template <std::size_t N>
-    void derivative(const small_matrix<N>&, const small_matrix<N>&, const small_matrix<N>&, const small_matrix<N>& dgi,
-                    const double* w, double* out) const {
-        multiply(dgi, w, out);
-    }
-    template <std::size_t N, std::size_t M>
-    void jacobian(const small_matrix<N>&, const small_matrix<N>& gi, const double*, small_matrix<M>& j, std::size_t o) const {
-        for (std::size_t i = 0; i < R; ++i)
-            for (std::size_t c = 0; c < C; ++c)
-                for (std::size_t k = 0; k < R; ++k) j(o + i * C + c, o + k * C + c) = gi(k, i);
-    }
-
-  private:
-    template <std::size_t N>
-    static void multiply(const small_matrix<N>& m, const double* w, double* out) {
-        for (std::size_t i = 0; i < R; ++i)
-            for (std::size_t c = 0; c < C; ++c) {
-                double s = 0;
-                for (std::size_t k = 0; k < R; ++k) s += m(k, i) * w[k * C + c];
-                out[i * C + c] = s;
-            }
-    }
-};
+using left_inverse_transpose = one_sided<R, C, side::left, true, true>;
+/// W (R×C) ↦ W g⁻¹.
+template <std::size_t R, std::size_t C>
+using right_inverse = one_sided<R, C, side::right, true, false>;
+/// W (R×C) ↦ W gᵀ.
+template <std::size_t R, std::size_t C>
+using right_transpose = one_sided<R, C, side::right, false, true>;
 
 /// W (N×N) ↦ g W g⁻¹.
 template <std::size_t K>
