@@ -93,6 +93,19 @@ struct tiny_problem {
         return minibatch_progress<vec, optimizer_state_t<Opt, vec>>{0, w0, opt.make_state(w0), std::mt19937_64(1),
                                                                     std::mt19937_64(2), 0.0};
     }
+    /// A run_sequence's run_one for a single method: 3 epochs with opt, resumed from `from` if given.
+    template <class Opt>
+    auto runner(const Opt& opt) {
+        return [this, &opt](std::size_t, const saved_progress<vec>* from, minibatch_run& record, auto& callback) {
+            auto p = progress(opt);
+            if (from) restore(*from, p);
+            minibatch_optimize_with_teleport(opt, data, batches, symmetry, plan, data, p, 3, record, callback);
+        };
+    }
+    template <class Opt>
+    auto vector_counts(const Opt& opt) const {
+        return [this, &opt](std::size_t) { return optimizer_vector_count(opt, w0); };
+    }
 };
 
 bool same_metrics(const split_metrics& a, const split_metrics& b) {
@@ -328,12 +341,8 @@ TEST_CASE("a checkpoint of another configuration, or with a damaged array, is re
     const adagrad ada{adagrad_settings{0.05, 1e-10}};
     const json config = {{"epochs", 3}};
     scratch_dir dir("minibatch_refuse");
-    auto run_one = [&](std::size_t, const saved_progress<vec>* from, minibatch_run& record, auto& callback) {
-        auto p = pb.progress(ada);
-        if (from) restore(*from, p);
-        minibatch_optimize_with_teleport(ada, pb.data, pb.batches, pb.symmetry, pb.plan, pb.data, p, 3, record, callback);
-    };
-    auto vectors = [&](std::size_t) { return optimizer_vector_count(ada, pb.w0); };
+    auto run_one = pb.runner(ada);
+    auto vectors = pb.vector_counts(ada);
     checkpoint ck(dir.path, "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
     run_sequence<io::npy_files, vec> first(ck, {"adagrad"}, 3);
     REQUIRE_FALSE(first.run(run_one, 1));
@@ -379,12 +388,8 @@ TEST_CASE("a finished run with a row missing, or a folder for checkpoint.json, i
     const adagrad ada{adagrad_settings{0.05, 1e-10}};
     const json config = {{"epochs", 3}};
     scratch_dir dir("minibatch_finished");
-    auto run_one = [&](std::size_t, const saved_progress<vec>* from, minibatch_run& record, auto& callback) {
-        auto p = pb.progress(ada);
-        if (from) restore(*from, p);
-        minibatch_optimize_with_teleport(ada, pb.data, pb.batches, pb.symmetry, pb.plan, pb.data, p, 3, record, callback);
-    };
-    auto vectors = [&](std::size_t) { return optimizer_vector_count(ada, pb.w0); };
+    auto run_one = pb.runner(ada);
+    auto vectors = pb.vector_counts(ada);
     checkpoint ck(dir.path, "test checkpoint 1", config, checkpoint_build({}), io::npy_files{});
     run_sequence<io::npy_files, vec> first(ck, {"a", "b"}, 3);
     REQUIRE_FALSE(first.run(run_one, 3));  // "a" finished after its 3 epochs, "b" not begun
