@@ -281,7 +281,7 @@ class checkpoint {
         if (!fs::exists(file(), ec))
             throw checkpoint_error(checkpoint_problem::missing,
                                    "there is no checkpoint to continue: " + file().string() + " does not exist");
-        remove_stale_temporaries(dir_);  // of a run killed while it saved
+        if (!read_only_) remove_stale_temporaries(dir_);  // of a run killed while it saved
         std::string text;
         try {
             text = read_text_file(file());  // a folder or a FIFO in its place is refused, naming it
@@ -342,6 +342,7 @@ class checkpoint {
     bool clear() {
         namespace fs = std::filesystem;
         std::error_code ec;
+        if (read_only_) return fs::exists(file(), ec);
         bool found = false;
         std::vector<fs::path> ours;
         if (fs::is_directory(dir_, ec))
@@ -362,8 +363,10 @@ class checkpoint {
     json save_array(const Vec& v, const std::string& stem) {
         static_assert(array_files<Files, Vec>, "a checkpoint's Files must provide save(path, v) and load<Vec>(path, n)");
         const std::string name = stem + "-" + std::to_string(generation_) + ".npy";
-        make_output_directory(dir_);
-        files_.save(dir_ / name, v);
+        if (!read_only_) {
+            make_output_directory(dir_);
+            files_.save(dir_ / name, v);
+        }
         written_.push_back(name);
         return {{"file", name}, {"size", v.size()}, {"crc32", checksum(v)}};
     }
@@ -394,6 +397,12 @@ class checkpoint {
     /// deletes the arrays of the previous generation.
     void commit(json finished, json current) {
         namespace fs = std::filesystem;
+        if (read_only_) {
+            current_ = std::move(written_);
+            written_.clear();
+            ++generation_;
+            return;
+        }
         make_output_directory(dir_);
         json doc;
         doc["format"] = format_;
@@ -410,6 +419,11 @@ class checkpoint {
         written_.clear();
         ++generation_;
     }
+
+    /// From now on this object reads the checkpoint but writes, clears and removes nothing: the
+    /// ranks of a data-parallel run other than the first hold the same state as the first, which
+    /// alone writes it (train/data_parallel.hpp).
+    void set_read_only() { read_only_ = true; }
 
     /// The runs are complete: the checkpoint goes (with any temporary file an interrupted run left).
     void remove() {
@@ -436,6 +450,7 @@ class checkpoint {
     std::vector<std::string> current_;  // arrays named by the checkpoint.json on disk
     std::vector<std::string> written_;  // arrays written for the next checkpoint.json
     std::string build_difference_;
+    bool read_only_ = false;
 };
 
 // --- the running run -----------------------------------------------------------------------------

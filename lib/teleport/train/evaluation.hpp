@@ -63,24 +63,31 @@ struct split_metrics {
     double loss = 0, accuracy = 0, grad_norm_sq = std::numeric_limits<double>::quiet_NaN();
 };
 
-/// The metrics of the samples x (d_0 × n) with these labels at w, through the network's own loss
-/// in blocks of `block` columns (the net's data is replaced; labels 0 … classes−1): ‖∇L‖² of the
-/// full gradient when `gradient`, the fraction of samples whose largest logit is their label when
-/// `accuracy` (NaN otherwise).
+/// The sums a split's metrics are made of, over some of its evaluation blocks: the loss and the
+/// gradient weighted by each block's share of the split, and the samples classified correctly.
+/// Sums over disjoint sets of blocks add up to those of the whole split (a data-parallel
+/// evaluation adds the ranks' sums, train/data_parallel.hpp).
+struct split_sums {
+    double loss = 0, correct = 0;
+    std::vector<double> gradient;  ///< Σ weight · ∇L_block; empty when the gradient is not asked for
+};
+
+/// Adds to `sums` the blocks first_block, first_block + stride, … of the samples x (d_0 × n) with
+/// these labels at w: blocks of `block` columns through the network's own loss (the net's data is
+/// replaced; labels 0 … classes−1), the gradient when `gradient`, the correct predictions (largest
+/// logit = label) when `accuracy`.
 template <class Net>
-split_metrics evaluate_split(Net& net, const typename Net::parameters& w, const xt::xtensor<typename Net::value_type, 2>& x,
-                             const std::vector<std::uint8_t>& labels, std::size_t block, bool gradient,
-                             bool accuracy, std::size_t classes = 10) {
+void accumulate_split(Net& net, const typename Net::parameters& w, const xt::xtensor<typename Net::value_type, 2>& x,
+                      const std::vector<std::uint8_t>& labels, std::size_t block, bool gradient, bool accuracy,
+                      std::size_t classes, std::size_t first_block, std::size_t stride, split_sums& sums) {
     static_assert(classifier_network<Net>,
                   "evaluate_split requires 'net' to provide set_data(X, Y), evaluate(w), evaluate_with_gradient(w, g) "
                   "and predict(w)");
     using T = typename Net::value_type;
     const std::size_t n = labels.size(), pixels = x.shape(0);
-    split_metrics m;
-    std::vector<double> g_sum(gradient ? w.size() : 0, 0.0);
+    if (gradient && sums.gradient.size() != w.size()) sums.gradient.assign(w.size(), 0.0);
     typename Net::parameters g;
-    std::size_t correct = 0;
-    for (std::size_t a = 0; a < n; a += block) {
+    for (std::size_t a = first_block * block; a < n; a += stride * block) {
         const std::size_t nb = std::min(block, n - a);
         auto bx = xt::xtensor<T, 2>::from_shape({pixels, nb});
         for (std::size_t p = 0; p < pixels; ++p)
@@ -89,27 +96,49 @@ split_metrics evaluate_split(Net& net, const typename Net::parameters& w, const 
         net.set_data(std::move(bx), std::move(by));
         const double weight = double(nb) / double(n);
         if (gradient) {
-            m.loss += weight * double(net.evaluate_with_gradient(w, g));
-            for (std::size_t i = 0; i < g.size(); ++i) g_sum[i] += weight * double(g[i]);
+            sums.loss += weight * double(net.evaluate_with_gradient(w, g));
+            for (std::size_t i = 0; i < g.size(); ++i) sums.gradient[i] += weight * double(g[i]);
         } else {
-            m.loss += weight * double(net.evaluate(w));
+            sums.loss += weight * double(net.evaluate(w));
         }
         if (accuracy) {
             const xt::xtensor<T, 2> logits = net.predict(w);
+            std::size_t correct = 0;
             for (std::size_t k = 0; k < nb; ++k) {
                 std::size_t best = 0;
                 for (std::size_t c = 1; c < logits.shape(0); ++c)
                     if (logits(c, k) > logits(best, k)) best = c;
                 correct += best == labels[a + k] ? 1 : 0;
             }
+            sums.correct += double(correct);
         }
     }
-    m.accuracy = accuracy ? double(correct) / double(n) : std::numeric_limits<double>::quiet_NaN();
-    if (gradient) {
+}
+
+/// The metrics of a whole split of n samples from its sums: the mean loss, the accuracy (NaN
+/// unless `accuracy`) and ‖∇L‖² (NaN unless the sums hold the gradient).
+inline split_metrics split_metrics_of(const split_sums& sums, std::size_t n, bool accuracy) {
+    split_metrics m;
+    m.loss = sums.loss;
+    m.accuracy = accuracy ? sums.correct / double(n) : std::numeric_limits<double>::quiet_NaN();
+    if (!sums.gradient.empty()) {
         m.grad_norm_sq = 0;
-        for (double v : g_sum) m.grad_norm_sq += v * v;
+        for (double v : sums.gradient) m.grad_norm_sq += v * v;
     }
     return m;
+}
+
+/// The metrics of the samples x (d_0 × n) with these labels at w, through the network's own loss
+/// in blocks of `block` columns (the net's data is replaced; labels 0 … classes−1): ‖∇L‖² of the
+/// full gradient when `gradient`, the fraction of samples whose largest logit is their label when
+/// `accuracy` (NaN otherwise).
+template <class Net>
+split_metrics evaluate_split(Net& net, const typename Net::parameters& w, const xt::xtensor<typename Net::value_type, 2>& x,
+                             const std::vector<std::uint8_t>& labels, std::size_t block, bool gradient,
+                             bool accuracy, std::size_t classes = 10) {
+    split_sums sums;
+    accumulate_split(net, w, x, labels, block, gradient, accuracy, classes, 0, 1, sums);
+    return split_metrics_of(sums, labels.size(), accuracy);
 }
 
 /// A classification network with a training and a validation split: the separable function of the
@@ -165,6 +194,17 @@ class classification_data {
     split_metrics validation(const parameters& w) const {
         return evaluate_split(*net_, w, *valid_x_, *valid_y_, block_, false, true, classes_);
     }
+
+    /// The sums of the training split's blocks first, first + stride, … (loss, gradient, correct).
+    void accumulate_train(const parameters& w, std::size_t first, std::size_t stride, split_sums& sums) const {
+        accumulate_split(*net_, w, *train_x_, *train_y_, block_, true, true, classes_, first, stride, sums);
+    }
+    /// The sums of the validation split's blocks first, first + stride, … (loss, correct).
+    void accumulate_validation(const parameters& w, std::size_t first, std::size_t stride, split_sums& sums) const {
+        accumulate_split(*net_, w, *valid_x_, *valid_y_, block_, false, true, classes_, first, stride, sums);
+    }
+    std::size_t train_samples() const { return train_y_->size(); }
+    std::size_t validation_samples() const { return valid_y_->size(); }
 
     Net& net() const { return *net_; }
 

@@ -248,11 +248,26 @@ struct minibatch_teleports {
     bool at(std::size_t epoch) const { return batches > 0 && schedule.contains(epoch); }
 };
 
+/// has_teleport_view<F>: f.teleport_view() names the function a teleport sees instead of f: a
+/// data-parallel function (train/data_parallel.hpp) evaluates each rank's share of a mini-batch,
+/// its view the whole mini-batch on this rank.
+template <class F>
+concept has_teleport_view = requires(const F& f) { f.teleport_view(); };
+
+/// The function a teleport of f's selected batch evaluates: f, or f.teleport_view().
+template <class F>
+decltype(auto) teleport_function(const F& f) {
+    if constexpr (has_teleport_view<F>) return f.teleport_view();
+    else return f;
+}
+
 /// Teleports as minibatch_teleports asks: a begin_epoch hook. Each teleport goes through the engine
 /// on the selected mini-batch with the progress's teleport_rng, its record (report, batch, time)
 /// is appended to run.teleports, and then every callback's teleport(report, before, after) hook
 /// sees it (report is that record's). The symmetry must be of the loss on f's selected batch (a
 /// network_symmetry of the net the function feeds, say); it and the plan must outlive the hook.
+/// When f has a teleport_view(), the teleport selects the mini-batch in that function and runs on
+/// it (a data-parallel run teleports on the whole mini-batch on every rank).
 template <symmetry S, class Optimizer, class F>
 class minibatch_teleport_hook {
   public:
@@ -273,12 +288,13 @@ class minibatch_teleport_hook {
         for (std::size_t b = 0; b < plan_->batches; ++b) {
             const typename S::point before = p.x;
             const auto start = std::chrono::steady_clock::now();
-            epoch.select(b);
+            if constexpr (has_teleport_view<F>) f_->teleport_view().select_batch(epoch.samples(b));
+            else epoch.select(b);
             batch_teleport_record t;
             t.batch = b;
             t.report.step = epoch.index();
             t.seconds = seconds_since(start);  // the batch's selection, then the teleport
-            t.seconds += teleport_with_policy(*opt_, *f_, *symmetry_, p.x, p.state, plan_->settings, p.teleport_rng,
+            t.seconds += teleport_with_policy(*opt_, teleport_function(*f_), *symmetry_, p.x, p.state, plan_->settings, p.teleport_rng,
                                               plan_->policy, t.report);
             p.elapsed += t.seconds;
             run_->teleport_seconds += t.seconds;
