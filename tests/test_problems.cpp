@@ -149,8 +149,11 @@ TEST_CASE("extended Rosenbrock: value, minimum and derivatives", "[problems]") {
     half.fill(0.5);
     REQUIRE(f.evaluate(half) == Approx(7 * 6.5).epsilon(1e-15));  // each term 100·0.25² + 0.5²
     check_derivatives<8>(f, {-1.5, 1.5}, 103, 3);
-    // the Hessian is tridiagonal: 8 diagonal and 7 off-diagonal entries are generated, no more
-    STATIC_REQUIRE(decltype(f)::hessian_nonzeros == 15);
+    // the Hessian is tridiagonal: per term, the two diagonal entries and the one off-diagonal entry
+    STATIC_REQUIRE(decltype(f)::hessian_nonzeros_per_term == 3);
+    // the unrolled form: 8 diagonal and 7 off-diagonal entries are generated, no more
+    STATIC_REQUIRE(decltype(problems::extended_rosenbrock_unrolled<8>())::hessian_nonzeros == 15);
+    check_derivatives<8>(problems::extended_rosenbrock_unrolled<8>(), {-1.5, 1.5}, 103, 3);
 }
 
 TEST_CASE("quadratic wᵀAw for random SPD matrices", "[problems]") {

@@ -7,12 +7,15 @@
 // Evaluation: evaluate(e, point, parameters), make_function<N>(e) → symbolic_function with
 // evaluate / gradient / evaluate_with_gradient / hessian (its non-zero entries generated) /
 // hessian_vector_product.
+// Indexed sums: indexed_sum(body, m) and indexed_sum(body, terms<M>) — Σ_i body(x_{s·i + a}, …, data_i)
+// compiled to a loop, with the body's derivatives generated (teleport/expr/indexed_sum.hpp).
 // Printing: to_string(e), to_latex(e).
 #pragma once
 
 #include "teleport/expr/calculus.hpp"
 #include "teleport/expr/core.hpp"
 #include "teleport/expr/evaluate.hpp"
+#include "teleport/expr/indexed_sum.hpp"
 #include "teleport/expr/print.hpp"
 #include "teleport/expr/simplify.hpp"
 #include "teleport/expr/symbolic_function.hpp"
