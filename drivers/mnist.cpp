@@ -12,7 +12,8 @@
 // A long run can be interrupted and continued (train/checkpoint.hpp): after every epoch and every
 // method the driver writes DIR/checkpoint/; --resume continues from it and gives the same numbers
 // as an uninterrupted run; --stop-after N stops cleanly after N epochs. The checkpoint is deleted
-// when the run completes. Eq. 8 is a symmetry only on the teleport's batch, so every teleport also
+// when the run completes. Started by mpirun (docs/distributed.md), each run is data-parallel over
+// the ranks, or with --sweep the runs are spread over the ranks (each under its own checkpoint). Eq. 8 is a symmetry only on the teleport's batch, so every teleport also
 // records the relative change of the validation loss (SPEC §5). The main job `reproduce` runs this
 // driver shortened; bench/bench_mnist.cpp times an SGD step and a teleport of this network.
 #include <algorithm>
@@ -28,12 +29,17 @@
 #include "driver_common.hpp"
 #include "experiment.hpp"
 #include "minibatch_experiment.hpp"
+#include "mnist_options.hpp"
 #include "network_experiment.hpp"
 #include "output.hpp"
 #include "teleport/engine/network_symmetry.hpp"
 #include "teleport/io/npy.hpp"
 #include "teleport/problems/mnist.hpp"
 #include "teleport/train/checkpoint.hpp"
+#include "teleport/train/data_parallel.hpp"
+#ifdef TELEPORT_HAVE_MPI
+#include "teleport/train/distributed.hpp"
+#endif
 #include "teleport/train/evaluation.hpp"
 #include "teleport/train/minibatch.hpp"
 #include "teleport/train/optimizers.hpp"
@@ -45,74 +51,11 @@ using namespace teleport;
 using namespace teleport::drivers;
 using activation = tensor::leaky_relu<1, 10>;
 
-struct options {
-    std::string out = "results/mnist";
-    std::uint64_t seed = 0;
-    bool plot = true;
-    std::string data = problems::default_mnist_dir;
-    std::size_t limit = 0;
-    std::string widths = "784,512,512,10";
-    std::string precision = "float";
-    std::size_t epochs = 80;
-    std::size_t batch = 20;
-    double sgd_lr = 2e-3;
-    double adagrad_lr = 2e-3;
-    double adagrad_epsilon = 1e-10;
-    std::string schedule = "1";
-    std::size_t teleport_batches = 4;
-    std::size_t teleport_steps = 10;
-    double teleport_lr = 1e-3;
-    search_options search;
-    std::string symmetry = "nonlinear";
-    std::string pairs = "all";
-    std::string action_form = "minimal";
-    std::size_t eval_block = 2000;
-    std::string sweep;          // "", "when", "interval" or "batches"
-    std::string sweep_values;   // "": the kind's default
-    std::size_t sweep_teleports = 5;
-    bool tolerance_given = false, schedule_given = false, teleport_batches_given = false, sweep_teleports_given = false;
-    bool resume = false;
-    std::size_t stop_after = 0;  // 0: never
-};
-
-
 template <class T>
 using mnist_net = problems::mlp<T, 3, activation, problems::mlp_loss::cross_entropy>;
 
-/// --sweep: the schedule study of Fig. 5 from the options; the options that do not apply to its
-/// kind are refused, and its values are checked against --epochs.
-schedule_sweep make_sweep(const options& o, const std::set<std::size_t>& schedule) {
-    schedule_sweep s;
-    s.kind = parse_sweep_kind(o.sweep);
-    // a given but empty list is refused in main(); the defaults are not empty
-    s.values = o.sweep_values.empty() ? default_sweep_values(s.kind) : parse_count_list(o.sweep_values, "--sweep-values");
-    if (s.kind == sweep_kind::when && o.schedule_given)
-        throw std::invalid_argument("--schedule does not apply to --sweep when: its epochs are the --sweep-values");
-    if (s.kind == sweep_kind::batches && o.teleport_batches_given)
-        throw std::invalid_argument("--teleport-batches does not apply to --sweep batches: B are the --sweep-values");
-    if (s.kind != sweep_kind::interval && o.sweep_teleports_given)
-        throw std::invalid_argument("--sweep-teleports applies to --sweep interval only");
-    if (s.kind == sweep_kind::interval) {
-        if (schedule.size() != 1)
-            throw std::invalid_argument("--sweep interval: --schedule must give the one epoch of the first teleport, got '" +
-                                        o.schedule + "'");
-        s.start = *schedule.begin();
-        s.teleports = o.sweep_teleports;
-    }
-    if (s.kind == sweep_kind::batches && schedule.empty())
-        throw std::invalid_argument("--sweep batches: --schedule none leaves no epoch to teleport at");
-    s.schedule = schedule;
-    s.batches = o.teleport_batches;
-    try {
-        s.check(o.epochs);
-    } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("--sweep-values: ") + e.what());
-    }
-    return s;
-}
-
 template <class T, class Action>
-int run(const options& o, const std::vector<std::size_t>& widths, int argc, char** argv) {
+int run(const options& o, const std::vector<std::size_t>& widths, int argc, char** argv, const communicator& comm) {
     using net_type = mnist_net<T>;
     using vector = xt::xtensor<T, 1>;
     const auto schedule = parse_schedule(o.schedule, o.epochs);
@@ -166,9 +109,16 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     config["grad_norm_sq"] = "squared norm of the full gradient of the mean loss over the training split";
     config["time_s"] = "training and teleport wall time; evaluation of the splits excluded";
     config["evaluation_block"] = o.eval_block;
+    // under mpirun (docs/distributed.md): a sweep's runs spread over the ranks, else each run data-parallel
+    const bool spread = sweep && comm.size() > 1;
+    const single_process alone;
+    const communicator& data_comm = spread ? alone : comm;
+    if (comm.size() > 1) config["ranks"] = {{"count", comm.size()}, {"parallel", spread ? "runs" : "data"}};
+    json ck_config = config;  // a spread sweep's ranks each keep a checkpoint of their own runs
+    if (spread) ck_config["ranks"]["rank"] = comm.rank();
 
     const fs::path dir = o.out;
-    make_output_directory(dir);  // before the long part, so that a bad --out fails at once
+    collective(comm, [&] { make_output_directory(dir); });  // before the long part, so that a bad --out fails at once
 
     net_type net(widths, xt::zeros<T>({widths.front(), std::size_t{1}}), xt::zeros<T>({widths.back(), std::size_t{1}}));
     const auto w0 = problems::linear_init(net, o.seed);
@@ -176,9 +126,9 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     // --resume: the whole checkpoint is read and checked before the data, so that a bad one fails at once
     std::vector<std::string> names;
     for (const auto& m : methods) names.push_back(m.name);
-    checkpoint ck(dir / "checkpoint", "teleport mnist checkpoint 1", config, checkpoint_build(library_versions()),
-                  io::npy_files{});
-    run_sequence<io::npy_files, vector> sequence(ck, names, o.epochs);
+    checkpoint ck(dir / (spread ? "checkpoint-rank" + std::to_string(comm.rank()) : "checkpoint"),
+                  "teleport mnist checkpoint 1", ck_config, checkpoint_build(library_versions()), io::npy_files{});
+    rank_sequence<io::npy_files, vector> sequence(comm, spread, ck, names, o.epochs);
     if (o.resume) {
         try {
             sequence.resume(w0.size(), [&](std::size_t i) {
@@ -201,7 +151,11 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     const auto& resume = sequence.saved();
 
     const auto load_start = clock_type::now();
-    const auto split = problems::load_mnist<T>(o.data, o.seed, 0.8, o.limit);
+    const auto split = collective(comm, [&] { return problems::load_mnist<T>(o.data, o.seed, 0.8, o.limit); });
+    for (const auto* x : {&split.train_x, &split.valid_x})
+        require_identical(comm, *x, "the images read from --data");
+    for (const auto* y : {&split.train_y, &split.valid_y})
+        require_identical(comm, *y, "the labels read from --data");
     const std::size_t pixels = split.rows * split.cols, n_train = split.train_y.size(), n_valid = split.valid_y.size();
     if (widths.front() != pixels)
         throw std::invalid_argument("--widths: the input width is " + std::to_string(widths.front()) +
@@ -215,13 +169,14 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
             throw std::invalid_argument((sweep && sweep->kind == sweep_kind::batches ? "--sweep-values: B = " : "--teleport-batches ") +
                                         std::to_string(m.teleport_batches) + " but an epoch has only " +
                                         std::to_string(batches.count()) + " mini-batches");
-    classification_data data(net, split.train_x, split.train_y, split.valid_x, split.valid_y, o.eval_block);
+    classification_data whole(net, split.train_x, split.train_y, split.valid_x, split.valid_y, o.eval_block);
+    data_parallel data(data_comm, whole);  // one rank: `whole` itself
     const double load_seconds = seconds_since(load_start);
     std::fprintf(stderr, "mnist: %zu training and %zu validation images from %s (%.1f s), %s, widths %s\n", n_train,
                  n_valid, o.data.c_str(), load_seconds, o.precision.c_str(), join(widths).c_str());
     if (o.resume)
-        std::fprintf(stderr, "mnist: resuming from %s: %zu of %zu methods finished%s\n", ck.file().c_str(), first,
-                     methods.size(),
+        std::fprintf(stderr, "mnist: resuming from %s: %zu of %zu methods finished%s\n", ck.file().c_str(),
+                     sequence.finished(), sequence.mine().size(),
                      resume ? (", " + methods[first].name + " after epoch " + std::to_string(resume->epochs)).c_str()
                             : "");
     else if (ck.clear())
@@ -241,7 +196,8 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
                         std::mt19937_64(o.seed ^ 0x54454c45ull), 0.0};
                 if (from) restore(*from, p);
                 minibatch_optimize_with_teleport(opt, data, batches, symmetry, plan, data, p, o.epochs, record, saving,
-                                                 print_epochs(stderr, "mnist", m.label, record, o.epochs));
+                                                 print_epochs(stderr, "mnist", m.label, record, o.epochs),
+                                                 replica_check(data_comm));
             };
             if (m.optimizer == "adagrad") train(adagrad_opt);
             else train(sgd_opt);
@@ -252,41 +208,47 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
                                : run_all(network_symmetry<net_type, Action>(net, action)))) {
         std::printf("stopped after %zu epoch%s (--stop-after); %s holds the run: continue it with --resume and "
                     "the same options\n",
-                    o.stop_after, o.stop_after == 1 ? "" : "s", ck.file().c_str());
+                    o.stop_after, o.stop_after == 1 ? "" : "s",
+                    spread ? (dir / "checkpoint-rank*").c_str() : ck.file().c_str());
         return 0;
     }
-    for (std::size_t i = 0; i < methods.size(); ++i) methods[i].run = sequence.records()[i];
+    const auto records = sequence.records();  // gathered on the root from the ranks of a spread sweep
+    for (std::size_t i = 0; i < methods.size(); ++i) methods[i].run = records[i];
 
-    // --- files
-    const result_set files(dir, {{"driver", "mnist"}});  // summary.json "incomplete" until the end
-    for (const auto& m : methods) write_minibatch_csv(dir / (m.name + ".csv"), m);
-    json summary;
-    summary["driver"] = "mnist";
-    summary["experiment"] = sweep ? "MNIST teleport schedules (" + sweep_figure(*sweep) + ")" : "MNIST classification (Fig. 4)";
-    summary["loss"] = net_type::formula();
-    json full;  // the configuration with the sizes of the split (known once the data is read) and the output options
-    for (const auto& [key, value] : config.items()) {
-        full[key] = value;
-        if (key == "limit") {
-            full["train_samples"] = n_train;
-            full["valid_samples"] = n_valid;
-        }
-    }
-    full["out"] = dir.string();
-    full["plot"] = o.plot;
-    full["command_line"] = command_line_json(argc, argv);
-    summary["config"] = full;
-    summary["versions"] = library_versions();
-    summary["methods"] = json::array();
-    for (const auto& m : methods) summary["methods"].push_back(minibatch_method_json(m));
+    // --- files, by the root; then every rank's checkpoint goes
     std::vector<std::string> figures;
-    if (o.plot) {
-        gnuplot_renderer gnuplot("mnist");
-        figures = render_minibatch_figures(dir, methods, sweep ? sweep_short_figure(*sweep) : "Fig. 4", gnuplot);
-    }
-    summary["figures"] = figures;
-    files.complete(summary);
+    collective(comm, [&] {
+        if (!comm.root()) return;
+        const result_set files(dir, {{"driver", "mnist"}});  // summary.json "incomplete" until the end
+        for (const auto& m : methods) write_minibatch_csv(dir / (m.name + ".csv"), m);
+        json summary;
+        summary["driver"] = "mnist";
+        summary["experiment"] = sweep ? "MNIST teleport schedules (" + sweep_figure(*sweep) + ")" : "MNIST classification (Fig. 4)";
+        summary["loss"] = net_type::formula();
+        json full;  // the configuration with the sizes of the split (known once the data is read) and the output options
+        for (const auto& [key, value] : config.items()) {
+            full[key] = value;
+            if (key == "limit") {
+                full["train_samples"] = n_train;
+                full["valid_samples"] = n_valid;
+            }
+        }
+        full["out"] = dir.string();
+        full["plot"] = o.plot;
+        full["command_line"] = command_line_json(argc, argv);
+        summary["config"] = full;
+        summary["versions"] = library_versions();
+        summary["methods"] = json::array();
+        for (const auto& m : methods) summary["methods"].push_back(minibatch_method_json(m));
+        if (o.plot) {
+            gnuplot_renderer gnuplot("mnist");
+            figures = render_minibatch_figures(dir, methods, sweep ? sweep_short_figure(*sweep) : "Fig. 4", gnuplot);
+        }
+        summary["figures"] = figures;
+        files.complete(summary);
+    });
     ck.remove();
+    if (!comm.root()) return 0;
 
     // --- printed summary
     std::printf("MNIST (paper %s): L = %s, %s, widths %s, %zu/%zu train/validation images, batch %zu, %zu epochs\n",
@@ -297,7 +259,6 @@ int run(const options& o, const std::vector<std::size_t>& widths, int argc, char
     print_written(dir, methods, figures);
     return 0;
 }
-
 
 }  // namespace
 
@@ -368,7 +329,7 @@ int main(int argc, char** argv) {
                    "checkpoint for --resume")
         ->check(positive_count());
 
-    return run_driver("mnist", app, argc, argv, [&] {
+    auto body = [&](const communicator& comm) {
         o.schedule_given = app.count("--schedule") > 0;
         o.tolerance_given = app.count("--tolerance") > 0;
         o.teleport_batches_given = app.count("--teleport-batches") > 0;
@@ -390,9 +351,16 @@ int main(int argc, char** argv) {
         using nonlinear = groups::layer_action<groups::nonlinear_layers, activation>;
         using rescaling = groups::layer_action<groups::rescaling_layers, activation>;
         if (o.precision == "double")
-            return o.symmetry == "rescaling" ? run<double, rescaling>(o, widths, argc, argv)
-                                             : run<double, nonlinear>(o, widths, argc, argv);
-        return o.symmetry == "rescaling" ? run<float, rescaling>(o, widths, argc, argv)
-                                         : run<float, nonlinear>(o, widths, argc, argv);
-    });
+            return o.symmetry == "rescaling" ? run<double, rescaling>(o, widths, argc, argv, comm)
+                                             : run<double, nonlinear>(o, widths, argc, argv, comm);
+        return o.symmetry == "rescaling" ? run<float, rescaling>(o, widths, argc, argv, comm)
+                                         : run<float, nonlinear>(o, widths, argc, argv, comm);
+    };
+#ifdef TELEPORT_HAVE_MPI
+    if (started_by_mpirun())  // every rank runs main; docs/distributed.md
+        return run_on_ranks(argc, argv, "mnist", [&](const communicator& comm) {
+            return run_driver("mnist", app, argc, argv, [&] { return body(comm); });
+        });
+#endif
+    return run_driver("mnist", app, argc, argv, [&] { return body(single_process{}); });
 }
