@@ -155,7 +155,7 @@ TEST_CASE("indexed sum: third-order products against differences of the Hessian-
     constexpr variable<0> a{};
     constexpr variable<1> b{};
     constexpr variable<2> c{};
-    const std::size_t m = 6;
+    const std::size_t m = 70;  // from 64 terms on, the products are computed by blocks of terms
     auto f = indexed_sum(pow<3>(a) * b + exp(a * c) - b * b * c * c + tanh(b), m);
     const std::size_t n = f.size();
     std::mt19937_64 rng(304);
@@ -242,6 +242,41 @@ TEST_CASE("indexed sum: a range known at run time, in the user's containers", "[
     REQUIRE(empty.evaluate(z) == 0.0);
     empty.gradient(z, gz);
     REQUIRE(gz == std::vector<double>(3, 0.0));
+}
+
+TEST_CASE("indexed sum: long sums (blocks of terms) agree with the term-by-term loop", "[indexed sum]") {
+    // From 64 terms on, the gradient and the Hessian-vector product of a stride-1 sum are computed
+    // block by block; the fused loss and gradient stay term by term. Both add each position's
+    // contributions in term order: the gradients must agree bitwise, across block boundaries (128
+    // terms) and at the ends. The product is checked against the sparse Hessian's triplets.
+    constexpr variable<0> a{};
+    constexpr variable<2> c{};  // a stencil with a gap: x_i and x_{i+2}
+    constexpr parameter<0> p{};
+    for (std::size_t m : {63u, 64u, 127u, 128u, 129u, 255u, 300u}) {
+        auto gap = indexed_sum(pow<2>(c - a * a + p) + sin(a) * c, m);
+        std::vector<double> data(m);
+        for (std::size_t i = 0; i < m; ++i) data[i] = 0.01 * static_cast<double>(i % 17) - 0.05;
+        gap.with_data(data);
+        const auto rosen = teleport::problems::extended_rosenbrock(m + 1);
+        auto check = [&](const auto& f, std::uint64_t seed) {
+            const std::size_t n = f.size();
+            const auto x = random_vector<std::vector<double>>(n, seed);
+            const auto v = random_vector<std::vector<double>>(n, seed + 1);
+            std::vector<double> g, fused, hv;
+            f.gradient(x, g);
+            const double loss = f.evaluate_with_gradient(x, fused);
+            INFO("m = " << m);
+            REQUIRE(loss == f.evaluate(x));
+            REQUIRE(g == fused);
+            f.hessian_vector_product(x, v, hv);
+            std::vector<double> reference(n, 0.0);
+            for (const auto& t : f.hessian_triplets(x)) reference[t.row] += t.value * v[t.col];
+            const double scale = std::max(1.0, max_abs(reference));
+            for (std::size_t i = 0; i < n; ++i) REQUIRE(std::abs(hv[i] - reference[i]) <= 1e-14 * scale);
+        };
+        check(gap, 700 + m);
+        check(rosen, 800 + m);
+    }
 }
 
 TEST_CASE("indexed sum: the sparse Hessian as triplets", "[indexed sum]") {

@@ -220,9 +220,14 @@ class indexed_sum_function
     static auto third_roots_of(type_list<Ts...>) -> type_list<typename Ts::type...>;
     using third_roots = decltype(third_roots_of(third_entries{}));
 
-    // The scatter keeps a window of `window` open positions in registers when that is small.
+    // The scatter keeps a window of `window` open positions in registers when that is small, or
+    // (stride 1, no values) computes blocks of `block` terms at a time (see scatter).
     static constexpr std::size_t window = (reach + Stride - 1) / Stride * Stride;
     static constexpr bool carried = window <= 16;
+    template <bool Values>
+    static constexpr bool blocked_scatter = Stride == 1 && reach <= 16 && !Values && (Count == 0 || Count >= 64);
+    static constexpr std::size_t block = 128;
+    static constexpr std::size_t blocked_from = 64;
 
     std::size_t first_ = 0;
     std::size_t count_ = Count;
@@ -303,7 +308,7 @@ class indexed_sum_function
         check(x, "the point");
         prepare(g, "the gradient");
         const auto xs = detail::entries_of(x);
-        scatter<T>(detail::entries_of(g), [&](std::size_t i, std::size_t base, std::array<T, reach>& d) {
+        scatter<T, false>(detail::entries_of(g), [&](std::size_t i, std::size_t base, std::array<T, reach>& d, T&) {
             program<gradient_roots>::template run_into<T>(local(xs, base), term(i), [&](auto k, T value) {
                 d[gradient_offset(k())] = value;
             });
@@ -317,14 +322,12 @@ class indexed_sum_function
         check(x, "the point");
         prepare(g, "the gradient");
         const auto xs = detail::entries_of(x);
-        T sum{0};
-        scatter<T>(detail::entries_of(g), [&](std::size_t i, std::size_t base, std::array<T, reach>& d) {
-            program<fused_roots>::template run_into<T>(local(xs, base), term(i), [&](auto k, T value) {
-                if constexpr (k == 0) sum += value;
-                else d[gradient_offset(k - 1)] = value;
+        return scatter<T, true>(detail::entries_of(g), [&](std::size_t i, std::size_t base, std::array<T, reach>& d, T& value) {
+            program<fused_roots>::template run_into<T>(local(xs, base), term(i), [&](auto k, T result) {
+                if constexpr (k == 0) value = result;
+                else d[gradient_offset(k - 1)] = result;
             });
         });
-        return sum;
     }
 
     /// out = ∇²L(x) v, from the non-zero entries of the body's Hessian.
@@ -336,7 +339,7 @@ class indexed_sum_function
         prepare(out, "the product");
         const auto xs = detail::entries_of(x);
         const auto vs = detail::entries_of(v);
-        scatter<T>(detail::entries_of(out), [&](std::size_t i, std::size_t base, std::array<T, reach>& d) {
+        scatter<T, false>(detail::entries_of(out), [&](std::size_t i, std::size_t base, std::array<T, reach>& d, T&) {
             const auto vl = local(vs, base);
             d = {};  // dead stores where an entry below writes first
             program<hessian_roots>::template run_into<T>(local(xs, base), term(i), [&]<std::size_t K>(std::integral_constant<std::size_t, K>, T h) {
@@ -359,7 +362,7 @@ class indexed_sum_function
         const auto xs = detail::entries_of(x);
         const auto us = detail::entries_of(u);
         const auto vs = detail::entries_of(v);
-        scatter<T>(detail::entries_of(out), [&](std::size_t i, std::size_t base, std::array<T, reach>& d) {
+        scatter<T, false>(detail::entries_of(out), [&](std::size_t i, std::size_t base, std::array<T, reach>& d, T&) {
             const auto ul = local(us, base);
             const auto vl = local(vs, base);
             d = {};
@@ -460,17 +463,66 @@ class indexed_sum_function
         else d[A] += t * (u[B] * v[C] + u[C] * v[B]);
     }
 
-    // Runs contributions(i, base, d) for every term, which writes the term's contribution d[a] to
-    // position base + a for every a of the stencil, and stores their sums in out (every entry
-    // written once; entries no term reaches are 0).
-    template <class T, class Out, class Local>
-    void scatter(Out out, Local&& contributions) const {
+    // Runs contributions(i, base, d, value) for every term, which writes the term's contribution
+    // d[a] to position base + a for every a of the stencil (and, with Values, the term's value), and
+    // stores their sums in out: every entry written once, entries no term reaches 0. Returns the
+    // sum of the values in term order (with Values; else 0).
+    //
+    // Three strategies, one result: the contributions to a position are added in term order, so the
+    // first two give the same bits.
+    //  - stride 1, narrow stencil, no values, at least `blocked_from` terms: blocks of terms. The terms
+    //    of a block are computed first, into one column per stencil offset (no dependence between
+    //    terms: the compiler vectorizes this loop), then each position of the block sums its column
+    //    entries (vectorized too).
+    //  - otherwise for a narrow stencil: the open positions of a window carried in registers, as a
+    //    hand-written loop does (g[i] = carry + …; carry = …). With values (the fused loss and
+    //    gradient) this is faster: the loss's serial chain of additions overlaps with the terms' work.
+    //  - wide stencils: added into the zeroed result.
+    template <class T, bool Values, class Out, class Local>
+    T scatter(Out out, Local&& contributions) const {
         const std::size_t m = term_count();
+        T sum{0};
         if (m == 0) {
             for (std::size_t p = 0; p < size(); ++p) out[p] = T(0);
-            return;
+            return sum;
         }
         std::array<T, reach> d{};
+        T value{0};
+        if constexpr (blocked_scatter<Values>) {
+            if (m >= blocked_from) {
+            for (std::size_t p = 0; p < first(); ++p) out[p] = T(0);
+            // column a holds the contributions of the block's terms to their offset a, after a margin
+            // of reach − 1 entries that carries the previous block's last terms (zeros at the start);
+            // only what is written is read
+            constexpr std::size_t margin = reach - 1;
+            std::array<std::array<T, block + margin>, reach> column;
+            for (auto& c : column) std::fill_n(c.begin(), margin, T(0));
+            std::size_t start = 0;  // index of the block's first term
+            for (;;) {
+                const std::size_t count = std::min(block, m - start);
+                const std::size_t base = first() + start;
+                for (std::size_t j = 0; j < count; ++j) {
+                    contributions(start + j, base + j, d, value);
+                    [&]<std::size_t... K>(std::index_sequence<K...>) {
+                        ((column[used[K]][margin + j] = d[used[K]]), ...);
+                    }(std::make_index_sequence<used.size()>{});
+                }
+                // position base + q receives offset a from term q − a, the oldest term first
+                for (std::size_t q = 0; q < count; ++q) out[base + q] = gather(column, margin + q);
+                if (start + count == m) {
+                    // the positions after the last term: only the terms that exist
+                    [&]<std::size_t... K>(std::index_sequence<K...>) {
+                        ((out[base + count + K] = gather_tail<K + 1>(column, margin + count + K)), ...);
+                    }(std::make_index_sequence<margin>{});
+                    for (std::size_t p = base + count + margin; p < size(); ++p) out[p] = T(0);
+                    return sum;
+                }
+                for (std::size_t a = 0; a < reach; ++a)
+                    for (std::size_t k = 0; k < margin; ++k) column[a][k] = column[a][count + k];
+                start += count;
+            }
+            }
+        }
         if constexpr (carried) {
             // The open positions base … base + window − 1 in registers. A slot that the last shift
             // vacated is assigned, not added to, so no term adds a zero.
@@ -480,10 +532,11 @@ class indexed_sum_function
                 [&]<std::size_t... K>(std::index_sequence<K...>) {
                     (accumulate<(used[K] + Stride >= window)>(open[used[K]], d[used[K]]), ...);
                 }(std::make_index_sequence<used.size()>{});
+                if constexpr (Values) sum += value;
             };
             std::size_t base = first();
             for (std::size_t i = 0; i + 1 < m; ++i, base += Stride) {
-                contributions(i, base, d);
+                contributions(i, base, d, value);
                 take();
                 // positions base … base + s − 1 receive nothing from later terms
                 [&]<std::size_t... J>(std::index_sequence<J...>) { ((out[base + J] = open[J]), ...); }(std::make_index_sequence<Stride>{});
@@ -495,19 +548,46 @@ class indexed_sum_function
                 }(std::make_index_sequence<Stride>{});
             }
             // the last term: every open position is final
-            contributions(m - 1, base, d);
+            contributions(m - 1, base, d, value);
             take();
             [&]<std::size_t... J>(std::index_sequence<J...>) { ((out[base + J] = open[J]), ...); }(std::make_index_sequence<reach>{});
             for (std::size_t p = base + reach; p < size(); ++p) out[p] = T(0);
+            return sum;
         } else {
             for (std::size_t p = 0; p < size(); ++p) out[p] = T(0);
             std::size_t base = first();
             for (std::size_t i = 0; i < m; ++i, base += Stride) {
-                contributions(i, base, d);
+                contributions(i, base, d, value);
                 for (std::size_t a : used) out[base + a] += d[a];
+                if constexpr (Values) sum += value;
             }
+            return sum;
         }
     }
+
+    // Σ over the stencil's offsets a, from the largest down (the oldest term first), of
+    // column[a][at − a]: the first operand is taken as it is, the others added.
+    template <class Columns>
+    static auto gather(const Columns& column, std::size_t at) {
+        return gather_tail<0>(column, at);
+    }
+    // The same over the offsets a ≥ Skip only (the terms below the sum's end).
+    template <std::size_t Skip, class Columns>
+    static auto gather_tail(const Columns& column, std::size_t at) {
+        constexpr std::size_t count = used.size();
+        constexpr std::size_t first_kept = [] {
+            std::size_t k = 0;
+            while (k < count && used[k] < Skip) ++k;
+            return k;
+        }();
+        static_assert(first_kept < count, "the largest offset of the stencil is reach − 1");
+        auto total = column[used[count - 1]][at - used[count - 1]];
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            ((total += column[used[count - 2 - K]][at - used[count - 2 - K]]), ...);
+        }(std::make_index_sequence<count - 1 - first_kept>{});
+        return total;
+    }
+
     template <std::size_t A, class Open>
     static void clear_unless_in_stencil(Open& open) {
         if constexpr (!std::binary_search(used.begin(), used.end(), A)) open[A] = 0;
