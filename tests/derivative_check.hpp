@@ -9,6 +9,9 @@
 //   order 3 (N ≤ 4): for every (i, j), the gradient of the generated ∂²f/∂x_i∂x_j against central
 //            differences of ∂²f/∂x_i∂x_j (derivatives of any order are generated the same way;
 //            three orders exercise every rule applied to its own output).
+// check_gradient_and_product(f, points, seed) checks a function that has no generated Hessian (a
+// recurrence, whose Hessian is never formed) at the caller's points: order 1 as above, and order 2
+// as the Hessian-vector product against central differences of ∇f along a random v.
 // Tolerances are relative to the size of the quantity checked: |a − b| ≤ rtol · max(1, ‖b‖∞).
 #pragma once
 
@@ -20,6 +23,7 @@
 #include <sstream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -101,6 +105,39 @@ void check_third_order(const F& f, const vec<N>& x, double rtol, std::index_sequ
     (check_third_order_row<N, I>(f.template derivative<I>(), x, rtol, rows), ...);
 }
 
+// The fused evaluation agrees exactly with the separate ones.
+template <std::size_t N, class F>
+void check_fused_at(const F& f, const vec<N>& x) {
+    vec<N> g{};
+    vec<N> g_fused{};
+    f.gradient(x, g);
+    const double value = f.evaluate_with_gradient(x, g_fused);
+    REQUIRE(value == f.evaluate(x));
+    for (std::size_t i = 0; i < N; ++i) REQUIRE(g_fused[i] == g[i]);
+}
+
+// The Hessian-vector product H(x) v against central differences of ∇f along v; returns H(x) v.
+template <std::size_t N, class F>
+vec<N> check_product_at(const F& f, const vec<N>& x, const vec<N>& v, double rtol, const std::string& what) {
+    vec<N> hv{};
+    f.hessian_vector_product(x, v, hv);
+    const double t = 1e-5 * std::max(1.0, max_abs(x));
+    vec<N> xp = x;
+    vec<N> xm = x;
+    for (std::size_t i = 0; i < N; ++i) {
+        xp[i] += t * v[i];
+        xm[i] -= t * v[i];
+    }
+    vec<N> gp{};
+    vec<N> gm{};
+    f.gradient(xp, gp);
+    f.gradient(xm, gm);
+    vec<N> fd{};
+    for (std::size_t i = 0; i < N; ++i) fd[i] = (gp[i] - gm[i]) / (2 * t);
+    require_close(hv, fd, rtol, what);
+    return hv;
+}
+
 template <std::size_t N, class F>
 void check_derivatives(const F& f, box domain, std::uint64_t seed, int points = 4, tolerances tol = {}) {
     static_assert(F::dimension == N, "check_derivatives: N must be the function's dimension");
@@ -114,12 +151,7 @@ void check_derivatives(const F& f, box domain, std::uint64_t seed, int points = 
 
         // order 1, and the fused evaluation agreeing with the separate ones
         check_gradient_at<N>(f, x, tol.first, "first order");
-        vec<N> g{};
-        vec<N> g_fused{};
-        f.gradient(x, g);
-        const double value = f.evaluate_with_gradient(x, g_fused);
-        REQUIRE(value == f.evaluate(x));
-        for (std::size_t i = 0; i < N; ++i) REQUIRE(g_fused[i] == g[i]);
+        check_fused_at<N>(f, x);
 
         // order 2: Hessian against differences of the gradient, exactly symmetric
         std::array<vec<N>, N> h{};
@@ -147,30 +179,30 @@ void check_derivatives(const F& f, box domain, std::uint64_t seed, int points = 
         // Hessian-vector product against differences of the gradient along v, and against H·v
         vec<N> v{};
         for (double& e : v) e = normal(rng);
-        vec<N> hv{};
-        f.hessian_vector_product(x, v, hv);
-        const double t = 1e-5 * std::max(1.0, max_abs(x));
-        vec<N> xp = x;
-        vec<N> xm = x;
-        for (std::size_t i = 0; i < N; ++i) {
-            xp[i] += t * v[i];
-            xm[i] -= t * v[i];
-        }
-        vec<N> gp{};
-        vec<N> gm{};
-        f.gradient(xp, gp);
-        f.gradient(xm, gm);
-        vec<N> fd{};
+        const vec<N> hv = check_product_at<N>(f, x, v, tol.second, "Hessian-vector product" + at);
         vec<N> hv_dense{};
-        for (std::size_t i = 0; i < N; ++i) {
-            fd[i] = (gp[i] - gm[i]) / (2 * t);
+        for (std::size_t i = 0; i < N; ++i)
             for (std::size_t j = 0; j < N; ++j) hv_dense[i] += h[i][j] * v[j];
-        }
-        require_close(hv, fd, tol.second, "Hessian-vector product" + at);
         require_close(hv, hv_dense, 1e-12, "Hessian-vector product vs H v" + at);
 
         // order 3: gradient of each generated second derivative (N² generated functions: small N)
         if constexpr (N <= 4) check_third_order<N>(f, x, tol.third, std::make_index_sequence<N>{});
+    }
+}
+
+// Orders 1 and 2 of a function without a generated Hessian, at the caller's points (a loss whose
+// domain is not a box: a simulation is stable only near its system).
+template <std::size_t N, class F>
+void check_gradient_and_product(const F& f, const std::vector<vec<N>>& points, std::uint64_t seed, tolerances tol = {}) {
+    static_assert(F::dimension == N, "check_gradient_and_product: N must be the function's dimension");
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> normal;
+    for (const vec<N>& x : points) {
+        check_gradient_at<N>(f, x, tol.first, "first order");
+        check_fused_at<N>(f, x);
+        vec<N> v{};
+        for (double& e : v) e = normal(rng);
+        (void)check_product_at<N>(f, x, v, tol.second, "Hessian-vector product at " + show(x));
     }
 }
 

@@ -9,6 +9,9 @@
 // hessian_vector_product.
 // Indexed sums: indexed_sum(body, m) and indexed_sum(body, terms<M>) — Σ_i body(x_{s·i + a}, …, data_i)
 // compiled to a loop, with the body's derivatives generated (teleport/expr/indexed_sum.hpp).
+// Recurrences: make_recurrence<S, P>(next_state(F_0, …), ℓ, data) — Σ_k ℓ(s_k, d_k, θ) through
+// s_{k+1} = F(s_k, d_k, θ) over K run-time steps, its adjoint and forward-over-reverse passes
+// generated from one step (teleport/expr/recurrence.hpp).
 // Printing: to_string(e), to_latex(e).
 #pragma once
 
@@ -17,5 +20,6 @@
 #include "teleport/expr/evaluate.hpp"
 #include "teleport/expr/indexed_sum.hpp"
 #include "teleport/expr/print.hpp"
+#include "teleport/expr/recurrence.hpp"
 #include "teleport/expr/simplify.hpp"
 #include "teleport/expr/symbolic_function.hpp"
