@@ -1,15 +1,16 @@
 // docs/examples/state_space_fit.hpp — the user's side of docs/examples/state_space.cpp: a linear
-// state-space model simulated in the user's own time-stepping loop, and the loss object a teleport
-// needs (evaluate, gradient, hessian_vector_product). bench/bench_representation.cpp times a
-// teleport on the same loss.
+// state-space model simulated in the user's own time-stepping loop (it makes the example's data),
+// and the loss object a teleport needs (evaluate, gradient, hessian_vector_product) written by hand.
 //
 //     x_{k+1} = A x_k + B u_k,  y_k = C x_k,  x_0 = 0   (3 states, 1 input, 1 output)
 //     L(θ) = (1/K) Σ_k (C x_k − y_k)²,  θ = (A row by row, B, C): 15 parameters
 //
-// The loss is the user's own object (value; gradient by the adjoint recursion; Hessian-vector
-// product by forward-over-reverse), not a symbolic expression: the symbolic engine unrolls the
-// recursion, and at K = 5 that took 140 s and 7.1 GB to compile (issue 16, whose runtime-length
-// recurrence node is the symbolic way to write this loss).
+// The hand-written loss (value; gradient by the adjoint recursion; Hessian-vector product by
+// forward-over-reverse) is the baseline the symbolic engine is measured against: the example itself
+// uses the recurrence node (problems/teleport/problems/state_space.hpp), which generates the same
+// passes from one time step, and bench/bench_recurrence.cpp times the two in one binary;
+// bench/bench_representation.cpp times a teleport on this loss. (Unrolling the recursion into one
+// expression instead compiled in 140 s and 7.1 GB at K = 5: issue 16.)
 #pragma once
 
 #include <algorithm>
