@@ -344,8 +344,10 @@ class recurrence_function<S, P, Init, state_update<F...>, L> {
 
     template <class T, class X>
     std::array<T, dimension> unpack(const X& x) const {
-        std::array<T, dimension> z;
-        for (std::size_t i = 0; i < dimension; ++i) z[i] = static_cast<T>(x[i]);
+        std::array<T, dimension> z{};
+        // x has `dimension` entries (checked); the bound says so to the compiler too
+        const std::size_t n = std::min<std::size_t>(dimension, std::size(x));
+        for (std::size_t i = 0; i < n; ++i) z[i] = static_cast<T>(x[i]);
         return z;
     }
     template <class T>
