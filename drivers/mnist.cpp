@@ -330,6 +330,9 @@ int main(int argc, char** argv) {
         ->check(positive_count());
 
     auto body = [&](const communicator& comm) {
+        if (comm.size() == 1 && launched_ranks() > 1)  // each would write the same files
+            throw std::invalid_argument("started by mpirun on " + std::to_string(launched_ranks()) +
+                                        " ranks, but this mnist was built without MPI (docs/distributed.md)");
         o.schedule_given = app.count("--schedule") > 0;
         o.tolerance_given = app.count("--tolerance") > 0;
         o.teleport_batches_given = app.count("--teleport-batches") > 0;

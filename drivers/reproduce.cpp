@@ -16,6 +16,7 @@
 #include <cstring>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unistd.h>
@@ -55,6 +56,8 @@ struct options {
     std::string only;  // unless given: every experiment
     bool only_given = false;
     bool resume = false;  // continue an interrupted MNIST run from its checkpoint
+    std::size_t mnist_ranks = 1;  // > 1: mnist data-parallel under mpirun (docs/distributed.md)
+    std::string mpirun;           // its path, found on PATH
 };
 
 /// The experiments named by --only (comma-separated, each once), in the order they run.
@@ -94,6 +97,7 @@ std::vector<std::string> command(const fs::path& exe, const experiment& e, const
         if (!o.data.empty()) args.insert(args.end(), {"--data", o.data});
         std::error_code ec;
         if (o.resume && fs::exists(dir / "checkpoint" / "checkpoint.json", ec)) args.push_back("--resume");
+        if (o.mnist_ranks > 1) args.insert(args.begin(), {o.mpirun, "-np", std::to_string(o.mnist_ranks)});
     }
     return args;
 }
@@ -201,7 +205,7 @@ std::string quoted_command(const std::vector<std::string>& args) {
     return s;
 }
 
-int reproduce(const options& o, int argc, char** argv) {
+int reproduce(options o, int argc, char** argv) {
     const auto start = clock_type::now();
     const auto chosen = selected(o.only, o.only_given);
     if (o.out.empty()) throw std::invalid_argument("--out: the folder name is empty");
@@ -213,6 +217,16 @@ int reproduce(const options& o, int argc, char** argv) {
     const fs::path self = fs::read_symlink("/proc/self/exe", ec);
     if (ec) throw std::runtime_error("cannot locate this executable (/proc/self/exe: " + ec.message() + ")");
     const fs::path bin = self.parent_path();
+    if (o.mnist_ranks > 1) {
+        const char* path = std::getenv("PATH");
+        for (std::string_view rest = path ? path : ""; o.mpirun.empty() && !rest.empty();) {
+            const auto colon = rest.find(':');
+            const fs::path candidate = fs::path(rest.substr(0, colon)) / "mpirun";
+            if (::access(candidate.c_str(), X_OK) == 0) o.mpirun = candidate;
+            rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+        }
+        if (o.mpirun.empty()) throw std::invalid_argument("--mnist-ranks: mpirun is not on PATH (apt install openmpi-bin)");
+    }
     for (const auto& e : chosen) {
         const fs::path exe = bin / e.name;
         if (::access(exe.c_str(), X_OK) != 0)
@@ -289,6 +303,7 @@ int reproduce(const options& o, int argc, char** argv) {
     config["mnist_epochs"] = o.mnist_epochs;
     config["data"] = o.data.empty() ? json("the mnist driver's default") : json(o.data);
     config["resume"] = o.resume;
+    if (o.mnist_ranks > 1) config["mnist_ranks"] = o.mnist_ranks;
     json names = json::array();
     for (const auto& e : chosen) names.push_back(e.name);
     config["experiments"] = names;
@@ -334,6 +349,11 @@ int main(int argc, char** argv) {
         ->check(positive_count())
         ->capture_default_str();
     app.add_option("--data", o.data, "folder with the MNIST-format files (default: the mnist driver's, Fashion-MNIST)");
+    app.add_option("--mnist-ranks", o.mnist_ranks,
+                   "run MNIST data-parallel on this many ranks under mpirun (an mnist built with MPI; "
+                   "docs/distributed.md)")
+        ->check(positive_count())
+        ->capture_default_str();
     app.add_option("--only", o.only, "run only these experiments (comma-separated names)");
     app.add_flag("--resume", o.resume,
                  "continue an interrupted MNIST run from its checkpoint in <out>/mnist (with the same options; "

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <optional>
@@ -40,6 +41,18 @@
 #include "teleport/train/minibatch.hpp"
 
 namespace teleport {
+
+/// The number of processes mpirun started this one among (Open MPI's OMPI_COMM_WORLD_SIZE, or a
+/// PMI launcher's PMI_SIZE); 0 when it was not started by mpirun. Needs no MPI: a build without it
+/// can tell that it was started by mpirun and refuse.
+inline int launched_ranks() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+        if (const char* v = std::getenv(name); v != nullptr && std::atoi(v) > 0) return std::atoi(v);
+    return 0;
+}
+
+/// True when this process was started by mpirun (Open MPI, or a launcher that sets PMI/PMIx).
+inline bool started_by_mpirun() { return launched_ranks() > 0 || std::getenv("PMIX_RANK") != nullptr; }
 
 /// A step that failed on some rank, thrown on every rank: "rank r: what went wrong there".
 class rank_failure : public std::runtime_error {

@@ -49,12 +49,6 @@
 
 namespace teleport {
 
-/// True when this process was started by mpirun (Open MPI, or a launcher that sets PMI/PMIx).
-inline bool started_by_mpirun() {
-    return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr ||
-           std::getenv("PMIX_RANK") != nullptr;
-}
-
 /// MPI_Init on construction, MPI_Finalize on destruction.
 class mpi_session {
   public:
