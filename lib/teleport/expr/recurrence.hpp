@@ -130,35 +130,74 @@ constexpr auto adjoint_entry() {
 }
 
 // The directional derivative Σ_j ∂E/∂z_j ż_j, with ż_j = variable<Shift + j> (every variable of E
-// is below Shift). Only the variables E depends on are differentiated.
+// is below Shift), as forward mode computes it: d/dt E(z + t ż) at t = 0, t a variable of its own.
+// Differentiating along t applies the chain rule once through E's structure, so a subexpression's
+// derivative (ṙ for a residual r) is one node shared by every expression that contains r; summing
+// the partial derivatives ∂E/∂z_j instead multiplies r's derivative out into every term.
 template <std::size_t Shift, class E>
 constexpr auto directional() {
-    constexpr auto& vars = variable_set<E>::indices;
-    return []<std::size_t... K>(std::index_sequence<K...>) {
-        return fold_add(zero{}, make_mul(diff<vars[K]>(E{}), variable<Shift + vars[K]>{})...);
-    }(std::make_index_sequence<vars.size()>{});
+    constexpr std::size_t t = 2 * Shift;
+    using moved = decltype([]<std::size_t... J>(std::index_sequence<J...>) {
+        return substitute_all(E{}, std::tuple{make_add(variable<J>{}, make_mul(variable<t>{}, variable<Shift + J>{}))...});
+    }(std::make_index_sequence<Shift>{}));
+    return substitute_one<t>(diff<t>(moved{}), zero{});
 }
+
+// E with every n-ary sum rebuilt as a balanced tree of two-term sums. A loop over k is bound by the
+// latency of what carries s_k (or λ_k) to the next step, and an n-term sum evaluated left to right
+// is a chain of n − 1 additions; as a tree it is ⌈log₂ n⌉ deep. Equal subexpressions stay equal
+// types, so they are still shared.
+template <class E> constexpr auto balanced(E);
+template <class... T>
+constexpr auto add_tree(T...) {
+    if constexpr (sizeof...(T) <= 2) {
+        return node<op::add, T...>{};
+    } else {
+        constexpr std::size_t half = sizeof...(T) / 2;
+        return []<std::size_t... I, std::size_t... J>(std::index_sequence<I...>, std::index_sequence<J...>) {
+            return node<op::add, decltype(add_tree(pack_element<I, T...>{}...)),
+                        decltype(add_tree(pack_element<half + J, T...>{}...))>{};
+        }(std::make_index_sequence<half>{}, std::make_index_sequence<sizeof...(T) - half>{});
+    }
+}
+template <class E>
+constexpr auto balanced(E e) {
+    if constexpr (is_node<E>::value) {
+        return []<class Op, class... C>(node<Op, C...>) {
+            if constexpr (std::is_same_v<Op, op::add>) return add_tree(balanced(C{})...);
+            else return node<Op, decltype(balanced(C{}))...>{};
+        }(e);
+    } else {
+        return e;
+    }
+}
+template <class... E>
+using balanced_program = program<decltype(balanced(E{}))...>;
+template <class List> struct balanced_program_of;
+template <class... E> struct balanced_program_of<type_list<E...>> {
+    using type = balanced_program<E...>;
+};
 
 template <std::size_t S, std::size_t P, class L, class... F>
 struct recurrence_programs {
     static constexpr std::size_t M = S + P;  // state and θ variables
     // variables [s, θ]
-    using forward = program<L, F...>;
-    using step = program<F...>;
+    using forward = balanced_program<L, F...>;
+    using step = balanced_program<F...>;
     // variables [s, θ, λ]: the S entries of λ_k, then the P gradient terms
     template <std::size_t... J>
     static auto adjoint_list(std::index_sequence<J...>) -> type_list<decltype(adjoint_entry<J, M, L, F...>())...>;
     using adjoint_roots = decltype(adjoint_list(std::make_index_sequence<M>{}));
-    using adjoint = program<adjoint_roots>;
+    using adjoint = typename balanced_program_of<adjoint_roots>::type;
     // variables [s, θ, ṡ, v]: F, then its derivative along (ṡ, v)
-    using tangent = program<F..., decltype(directional<M, F>())...>;
+    using tangent = balanced_program<F..., decltype(directional<M, F>())...>;
     // variables [s, θ, λ, ṡ, v, λ̇]: λ_k (S), then the derivatives of all M adjoint entries
     template <std::size_t... I, std::size_t... J>
     static auto second_roots_of(std::index_sequence<I...>, std::index_sequence<J...>)
         -> type_list<type_at<I, adjoint_roots>...,
                      decltype(directional<M + S, type_at<J, adjoint_roots>>())...>;
     using second_roots = decltype(second_roots_of(std::make_index_sequence<S>{}, std::make_index_sequence<M>{}));
-    using second = program<second_roots>;
+    using second = typename balanced_program_of<second_roots>::type;
 };
 
 }  // namespace detail
