@@ -245,10 +245,10 @@ TEST_CASE("indexed sum: a range known at run time, in the user's containers", "[
 }
 
 TEST_CASE("indexed sum: long sums (blocks of terms) agree with the term-by-term loop", "[indexed sum]") {
-    // From 64 terms on, the gradient and the Hessian-vector product of a stride-1 sum are computed
-    // block by block; the fused loss and gradient stay term by term. Both add each position's
-    // contributions in term order: the gradients must agree bitwise, across block boundaries (128
-    // terms) and at the ends. The product is checked against the sparse Hessian's triplets.
+    // From 64 terms on, a stride-1 sum is computed block by block (vectorized); term_by_term() asks
+    // for the term-by-term loop. Both add each position's contributions, and the values, in term
+    // order: they must agree bitwise, across block boundaries (128 terms) and at the ends. The
+    // product is also checked against the sparse Hessian's triplets.
     constexpr variable<0> a{};
     constexpr variable<2> c{};  // a stencil with a gap: x_i and x_{i+2}
     constexpr parameter<0> p{};
@@ -257,25 +257,36 @@ TEST_CASE("indexed sum: long sums (blocks of terms) agree with the term-by-term 
         std::vector<double> data(m);
         for (std::size_t i = 0; i < m; ++i) data[i] = 0.01 * static_cast<double>(i % 17) - 0.05;
         gap.with_data(data);
-        const auto rosen = teleport::problems::extended_rosenbrock(m + 1);
-        auto check = [&](const auto& f, std::uint64_t seed) {
+        auto check = [&](auto f, std::uint64_t seed) {
+            auto by_term = f;
+            by_term.term_by_term();
             const std::size_t n = f.size();
             const auto x = random_vector<std::vector<double>>(n, seed);
             const auto v = random_vector<std::vector<double>>(n, seed + 1);
-            std::vector<double> g, fused, hv;
-            f.gradient(x, g);
-            const double loss = f.evaluate_with_gradient(x, fused);
+            const auto u = random_vector<std::vector<double>>(n, seed + 2);
+            std::vector<double> g, g1, fused, fused1, hv, hv1, t, t1;
             INFO("m = " << m);
+            f.gradient(x, g);
+            by_term.gradient(x, g1);
+            REQUIRE(g == g1);
+            const double loss = f.evaluate_with_gradient(x, fused);
+            REQUIRE(loss == by_term.evaluate_with_gradient(x, fused1));
             REQUIRE(loss == f.evaluate(x));
-            REQUIRE(g == fused);
+            REQUIRE(fused == g);
+            REQUIRE(fused1 == g);
             f.hessian_vector_product(x, v, hv);
+            by_term.hessian_vector_product(x, v, hv1);
+            REQUIRE(hv == hv1);
+            f.third_derivative_product(x, u, v, t);
+            by_term.third_derivative_product(x, u, v, t1);
+            REQUIRE(t == t1);
             std::vector<double> reference(n, 0.0);
-            for (const auto& t : f.hessian_triplets(x)) reference[t.row] += t.value * v[t.col];
+            for (const auto& e : f.hessian_triplets(x)) reference[e.row] += e.value * v[e.col];
             const double scale = std::max(1.0, max_abs(reference));
             for (std::size_t i = 0; i < n; ++i) REQUIRE(std::abs(hv[i] - reference[i]) <= 1e-14 * scale);
         };
         check(gap, 700 + m);
-        check(rosen, 800 + m);
+        check(teleport::problems::extended_rosenbrock(m + 1), 800 + m);
     }
 }
 

@@ -221,11 +221,11 @@ class indexed_sum_function
     using third_roots = decltype(third_roots_of(third_entries{}));
 
     // The scatter keeps a window of `window` open positions in registers when that is small, or
-    // (stride 1, no values) computes blocks of `block` terms at a time (see scatter).
+    // (stride 1) computes blocks of `block` terms at a time (see scatter).
     static constexpr std::size_t window = (reach + Stride - 1) / Stride * Stride;
     static constexpr bool carried = window <= 16;
     template <bool Values>
-    static constexpr bool blocked_scatter = Stride == 1 && reach <= 16 && !Values && (Count == 0 || Count >= 64);
+    static constexpr bool blocked_scatter = Stride == 1 && reach <= 16 && (Count == 0 || Count >= 64);
     static constexpr std::size_t block = 128;
     static constexpr std::size_t blocked_from = 64;
 
@@ -233,6 +233,7 @@ class indexed_sum_function
     std::size_t count_ = Count;
     std::size_t size_ = Count != 0 ? Stride * (Count - 1) + reach : reach;
     std::vector<double> data_;
+    bool blocks_ = true;
 
   public:
     /// m terms (Count = 0) of x of dimension `size` (at least first + s·(m − 1) + reach).
@@ -267,6 +268,13 @@ class indexed_sum_function
         return *this;
     }
     std::span<const double> data() const { return data_; }
+
+    /// Compute every quantity term by term, never by blocks of terms (see scatter): the same bits,
+    /// from a loop that is not vectorized. For comparisons and measurements.
+    indexed_sum_function& term_by_term(bool on = true) {
+        blocks_ = !on;
+        return *this;
+    }
 
     /// Number of variables n (compile-time constants when the range is, so loops see their trip count).
     std::size_t size() const {
@@ -468,15 +476,14 @@ class indexed_sum_function
     // stores their sums in out: every entry written once, entries no term reaches 0. Returns the
     // sum of the values in term order (with Values; else 0).
     //
-    // Three strategies, one result: the contributions to a position are added in term order, so the
-    // first two give the same bits.
-    //  - stride 1, narrow stencil, no values, at least `blocked_from` terms: blocks of terms. The terms
-    //    of a block are computed first, into one column per stencil offset (no dependence between
-    //    terms: the compiler vectorizes this loop), then each position of the block sums its column
-    //    entries (vectorized too).
+    // Three strategies, one result: the contributions to a position are added in term order and the
+    // values are summed in term order, so the first two give the same bits.
+    //  - stride 1, narrow stencil, at least `blocked_from` terms: blocks of terms. The terms of a
+    //    block are computed first, into one column per stencil offset (no dependence between terms:
+    //    the compiler vectorizes this loop), then each position of the block sums its column entries,
+    //    while the values' serial sum runs alongside.
     //  - otherwise for a narrow stencil: the open positions of a window carried in registers, as a
-    //    hand-written loop does (g[i] = carry + …; carry = …). With values (the fused loss and
-    //    gradient) this is faster: the loss's serial chain of additions overlaps with the terms' work.
+    //    hand-written loop does (g[i] = carry + …; carry = …).
     //  - wide stencils: added into the zeroed result.
     template <class T, bool Values, class Out, class Local>
     T scatter(Out out, Local&& contributions) const {
@@ -489,7 +496,7 @@ class indexed_sum_function
         std::array<T, reach> d{};
         T value{0};
         if constexpr (blocked_scatter<Values>) {
-            if (m >= blocked_from) {
+            if (blocks_ && m >= blocked_from) {
             for (std::size_t p = 0; p < first(); ++p) out[p] = T(0);
             // column a holds the contributions of the block's terms to their offset a, after a margin
             // of reach − 1 entries that carries the previous block's last terms (zeros at the start);
@@ -497,6 +504,7 @@ class indexed_sum_function
             constexpr std::size_t margin = reach - 1;
             std::array<std::array<T, block + margin>, reach> column;
             for (auto& c : column) std::fill_n(c.begin(), margin, T(0));
+            std::array<T, Values ? block : 1> values;
             std::size_t start = 0;  // index of the block's first term
             for (;;) {
                 const std::size_t count = std::min(block, m - start);
@@ -506,9 +514,14 @@ class indexed_sum_function
                     [&]<std::size_t... K>(std::index_sequence<K...>) {
                         ((column[used[K]][margin + j] = d[used[K]]), ...);
                     }(std::make_index_sequence<used.size()>{});
+                    if constexpr (Values) values[j] = value;
                 }
-                // position base + q receives offset a from term q − a, the oldest term first
-                for (std::size_t q = 0; q < count; ++q) out[base + q] = gather(column, margin + q);
+                // position base + q receives offset a from term q − a, the oldest term first; the
+                // values' serial sum (in term order) overlaps with this loop's work
+                for (std::size_t q = 0; q < count; ++q) {
+                    out[base + q] = gather(column, margin + q);
+                    if constexpr (Values) sum += values[q];
+                }
                 if (start + count == m) {
                     // the positions after the last term: only the terms that exist
                     [&]<std::size_t... K>(std::index_sequence<K...>) {
