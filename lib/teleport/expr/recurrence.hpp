@@ -22,13 +22,15 @@
 //   second order   the adjoint's state part and the directional derivatives of every adjoint
 //                  expression along (ṡ_k, v, λ̇_{k+1}): forward-over-reverse, H v exactly.
 // Each is a straight-line program with common subexpressions shared, inside a loop over k; the
-// size of the generated code depends on F and ℓ only, never on K.
+// size of the generated code depends on F and ℓ only, never on K. Directional derivatives are
+// formed in forward mode (d/dt E(z + t ż) at t = 0), and the programs' sums are balanced trees: a
+// loop over k is bound by the latency of what carries s_k or λ_k to the next step.
 //
 // With initial_state::parameter, s_0 is differentiated too: the point is (θ, s_0) and the gradient's
 // last S entries are ∂L/∂s_0 = w λ_0. Memory: the backward pass needs every s_k. checkpointing::all()
 // keeps them (K states); checkpointing::every(C) keeps every C-th and recomputes each segment
 // from its checkpoint during the backward pass (K/C + C states, one more forward pass);
-// checkpointing::square_root() takes C = ⌈√K⌉. The recomputed states are the stored ones bit for bit,
+// checkpointing::sqrt_k() takes C = ⌈√K⌉. The recomputed states are the stored ones bit for bit,
 // so every result equals the store-everything run exactly.
 #pragma once
 
