@@ -206,4 +206,22 @@ void check_gradient_and_product(const F& f, const std::vector<vec<N>>& points, s
     }
 }
 
+// The gradient of a teleport objective J(θ) on the group's coordinates (value_and_gradient) against
+// central differences of its value (step 1e-6), entry k within rtol · max(1, |difference|).
+template <class J, std::size_t D>
+void check_objective_gradient_at(const J& objective, const std::array<double, D>& theta, double rtol = 1e-6) {
+    std::array<double, D> grad{};
+    (void)objective.value_and_gradient(theta, grad);
+    for (std::size_t k = 0; k < D; ++k) {
+        auto up = theta;
+        auto down = theta;
+        const double h = 1e-6;
+        up[k] += h;
+        down[k] -= h;
+        const double fd = (objective.value(up) - objective.value(down)) / (2 * h);
+        INFO("objective gradient, generator " << k << ": generated " << grad[k] << ", differences " << fd);
+        REQUIRE(std::abs(grad[k] - fd) <= rtol * std::max(1.0, std::abs(fd)));
+    }
+}
+
 }  // namespace teleport::testing

@@ -289,17 +289,7 @@ TEST_CASE("recurrence: the state-space fit teleports along its GL(3) similarity"
     for (int trial = 0; trial < 3; ++trial) {
         std::array<double, 9> theta{};
         for (double& e : theta) e = normal(rng) * 0.5;
-        std::array<double, 9> grad{};
-        (void)objective.value_and_gradient(theta, grad);
-        for (std::size_t k = 0; k < 9; ++k) {
-            auto up = theta, down = theta;
-            const double h = 1e-6;
-            up[k] += h;
-            down[k] -= h;
-            const double fd = (objective.value(up) - objective.value(down)) / (2 * h);
-            INFO("generator " << k << ": " << grad[k] << " against " << fd);
-            REQUIRE(std::abs(grad[k] - fd) <= 1e-6 * std::max(1.0, std::abs(fd)));
-        }
+        teleport::testing::check_objective_gradient_at(objective, theta);
         REQUIRE(relative_difference(loss.evaluate(objective.moved(theta)), loss.evaluate(w)) <= 1e-12);
     }
     // a teleport with the library's defaults: the objective grows and the loss stays

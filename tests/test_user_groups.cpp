@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "derivative_check.hpp"
 #include "group_laws.hpp"
 #include "teleport/teleport.hpp"
 
@@ -291,17 +292,7 @@ TEST_CASE("the teleport objective of a representation: gradient against differen
     const teleport::teleport_objective<decltype(loss), decltype(similarity)> objective(loss, similarity, w);
     for (int trial = 0; trial < 5; ++trial) {
         const auto theta = random_point<9>(rng, 0.2);
-        std::array<double, 9> grad{};
-        (void)objective.value_and_gradient(theta, grad);
-        for (std::size_t k = 0; k < 9; ++k) {
-            auto up = theta, down = theta;
-            const double h = 1e-6;
-            up[k] += h;
-            down[k] -= h;
-            const double fd = (objective.value(up) - objective.value(down)) / (2 * h);
-            INFO("generator " << k);
-            REQUIRE(std::abs(grad[k] - fd) <= 1e-6 * std::max(1.0, std::abs(fd)));
-        }
+        teleport::testing::check_objective_gradient_at(objective, theta);
         REQUIRE(loss.evaluate(objective.moved(theta)) == Approx(loss.evaluate(w)).epsilon(1e-12));
     }
     // a teleport with the library's defaults is accepted and keeps the loss
