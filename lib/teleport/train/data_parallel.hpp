@@ -20,6 +20,7 @@
 // and summed. docs/distributed.md gives the reasons and the measured agreement.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -196,11 +197,13 @@ class data_parallel {
     T evaluate_with_gradient(const parameters& w, parameters& g) const {
         if (comm_->size() == 1) return f_->evaluate_with_gradient(w, g);
         if (g.size() != w.size()) g = zeros_like(w);
-        buffer_.assign(w.size() + 1, 0.0);
+        buffer_.resize(w.size() + 1);
         if (share_ > 0) {
             const double weight = double(share_) / double(batch_);
             buffer_.back() = weight * double(f_->evaluate_with_gradient(w, g));
             for (std::size_t i = 0; i < g.size(); ++i) buffer_[i] = weight * double(g[i]);
+        } else {
+            std::fill(buffer_.begin(), buffer_.end(), 0.0);
         }
         comm_->sum(buffer_);
         for (std::size_t i = 0; i < g.size(); ++i) g[i] = T(buffer_[i]);
