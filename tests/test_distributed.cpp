@@ -37,35 +37,24 @@
 #include "teleport/train/minibatch.hpp"
 #include "teleport/train/optimizers.hpp"
 
+#include "tiny_network.hpp"
+
 using namespace teleport;
 
 namespace {
 
-using leaky = tensor::leaky_relu<1, 10>;
-using net_type = problems::mlp<double, 3, leaky, problems::mlp_loss::cross_entropy>;
-using vec = xt::xtensor<double, 1>;
-using nonlinear = groups::layer_action<groups::nonlinear_layers, leaky>;
+using tiny_network::leaky;
+using tiny_network::net_type;
+using tiny_network::vec;
+using tiny_network::nonlinear;
+using tiny_network::classes;
+using tiny_network::widths;
 
-constexpr std::size_t classes = 3, batch = 6, epochs = 4;
-const std::vector<std::size_t> widths{6, 8, 8, classes};
+constexpr std::size_t batch = 6, epochs = 4;
 
 /// 31 training samples (5 mini-batches of 6 and one of 1) and 13 validation samples.
-struct tiny_data {
-    xt::xtensor<double, 2> train_x, valid_x;
-    std::vector<std::uint8_t> train_y, valid_y;
-    tiny_data() {
-        std::mt19937_64 rng(11);
-        std::normal_distribution<double> normal;
-        auto make = [&](std::size_t n, xt::xtensor<double, 2>& x, std::vector<std::uint8_t>& y) {
-            x = xt::xtensor<double, 2>::from_shape({widths.front(), n});
-            for (std::size_t k = 0; k < n; ++k) {
-                y.push_back(static_cast<std::uint8_t>(k % classes));
-                for (std::size_t p = 0; p < widths.front(); ++p) x(p, k) = normal(rng) + (p == y.back() ? 2.0 : 0.0);
-            }
-        };
-        make(31, train_x, train_y);
-        make(13, valid_x, valid_y);
-    }
+struct tiny_data : tiny_network::data {
+    tiny_data() : tiny_network::data(31, 13) {}
 };
 
 /// The network, its data (evaluation blocks of 4), the batches and the eq. 8 symmetry.
