@@ -52,34 +52,9 @@ using tiny_network::widths;
 
 constexpr std::size_t batch = 6, epochs = 4;
 
-/// 31 training samples (5 mini-batches of 6 and one of 1) and 13 validation samples.
-struct tiny_data : tiny_network::data {
-    tiny_data() : tiny_network::data(31, 13) {}
-};
-
-/// The network, its data (evaluation blocks of 4), the batches and the eq. 8 symmetry.
-struct tiny_problem {
-    tiny_data d;
-    net_type net{widths, xt::zeros<double>({widths.front(), std::size_t{1}}), xt::zeros<double>({classes, std::size_t{1}})};
-    classification_data<net_type> data{net, d.train_x, d.train_y, d.valid_x, d.valid_y, 4, classes};
-    shuffled_batches batches{data.samples(), batch};
-    nonlinear action{tensor::network_shape{widths, false}, {1, 2}, exp_map::exact};
-    network_symmetry<net_type, nonlinear> symmetry{net, action};
-    vec w0 = problems::linear_init(net, 5);
-    minibatch_teleports plan{teleport_schedule::at({1, 2}), 2, settings()};
-
-    static teleport_settings settings() {
-        teleport_settings s;
-        s.strategy = gradient_ascent{3, 1e-3};
-        s.tolerance = 1e-8;
-        return s;
-    }
-    template <class Opt>
-    auto progress(const Opt& opt) const {
-        return minibatch_progress<vec, optimizer_state_t<Opt, vec>>{0, w0, opt.make_state(w0), std::mt19937_64(1),
-                                                                    std::mt19937_64(2), 0.0};
-    }
-};
+/// The shared tiny problem: 31 training samples (5 mini-batches of 6 and one of 1), 13 validation
+/// samples, evaluation blocks of 4.
+struct tiny_problem : tiny_network::problem<31, 13, batch, 4> {};
 
 struct outcome {
     minibatch_run run;

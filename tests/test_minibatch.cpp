@@ -45,10 +45,6 @@ using json = nlohmann::ordered_json;
 
 constexpr std::size_t batch = 4;
 
-/// 30 training and 12 validation samples.
-struct tiny_data : tiny_network::data {
-    tiny_data() : tiny_network::data(30, 12) {}
-};
 
 /// A fresh folder under the temporary directory, removed at the end of the test.
 struct scratch_dir {
@@ -60,28 +56,9 @@ struct scratch_dir {
     ~scratch_dir() { std::filesystem::remove_all(path); }
 };
 
-/// Everything a run of the tests needs: the network, its data, the batches, the symmetry.
-struct tiny_problem {
-    tiny_data d;
-    net_type net{widths, xt::zeros<double>({widths.front(), std::size_t{1}}), xt::zeros<double>({classes, std::size_t{1}})};
-    classification_data<net_type> data{net, d.train_x, d.train_y, d.valid_x, d.valid_y, 8, classes};
-    shuffled_batches batches{data.samples(), batch};
-    nonlinear action{tensor::network_shape{widths, false}, {1, 2}, exp_map::exact};
-    network_symmetry<net_type, nonlinear> symmetry{net, action};
-    vec w0 = problems::linear_init(net, 5);
-    minibatch_teleports plan{teleport_schedule::at({1, 2}), 2, settings()};
-
-    static teleport_settings settings() {
-        teleport_settings s;
-        s.strategy = gradient_ascent{3, 1e-3};
-        s.tolerance = 1e-8;
-        return s;
-    }
-    template <class Opt>
-    auto progress(const Opt& opt) const {
-        return minibatch_progress<vec, optimizer_state_t<Opt, vec>>{0, w0, opt.make_state(w0), std::mt19937_64(1),
-                                                                    std::mt19937_64(2), 0.0};
-    }
+/// The shared tiny problem (30 training and 12 validation samples, batches of 4, evaluation blocks of
+/// 8) and what the checkpoint tests add to it.
+struct tiny_problem : tiny_network::problem<30, 12, batch, 8> {
     /// A run_sequence's run_one for a single method: 3 epochs with opt, resumed from `from` if given.
     template <class Opt>
     auto runner(const Opt& opt) {
