@@ -79,6 +79,12 @@ struct term_data<0> {
     double operator[](std::size_t) const { return 0.0; }
 };
 
+// The K-th type of a type_list.
+template <class... Ts>
+auto tuple_of(type_list<Ts...>) -> std::tuple<Ts...>;
+template <std::size_t K, class List>
+using list_element = std::tuple_element_t<K, decltype(tuple_of(List{}))>;
+
 // Entries (a ≤ b ≤ c) of the body's third-derivative tensor that are not identically zero.
 template <std::size_t A, std::size_t B, std::size_t C, class E>
 struct third_entry {
@@ -106,10 +112,8 @@ struct third_structure {
         return std::pair{p, count};
     }(second{});
 
-    template <class... Hs>
-    static auto as_tuple(type_list<Hs...>) -> std::tuple<Hs...>;
     template <std::size_t K>
-    using candidate_second = std::tuple_element_t<candidates.first[K][0], decltype(as_tuple(second{}))>;
+    using candidate_second = list_element<candidates.first[K][0], second>;
     template <std::size_t K>
     using candidate_expr = decltype(diff<candidates.first[K][3]>(typename candidate_second<K>::type{}));
 
@@ -125,11 +129,6 @@ struct third_structure {
                                  candidates.first[kept.at[M]][3], candidate_expr<kept.at[M]>>...>;
     using entries = decltype(entries_of(std::make_index_sequence<kept.count>{}));
 };
-
-template <class... Ts>
-auto tuple_of(type_list<Ts...>) -> std::tuple<Ts...>;
-template <std::size_t K, class List>
-using list_element = std::tuple_element_t<K, decltype(tuple_of(List{}))>;
 
 // Storage of a vector argument as a raw pointer and a size (contiguous containers), or the
 // container itself (anything indexable with a size()).
@@ -224,8 +223,7 @@ class indexed_sum_function
     // (stride 1) computes blocks of `block` terms at a time (see scatter).
     static constexpr std::size_t window = (reach + Stride - 1) / Stride * Stride;
     static constexpr bool carried = window <= 16;
-    template <bool Values>
-    static constexpr bool blocked_scatter = Stride == 1 && reach <= 16 && (Count == 0 || Count >= 64);
+    static constexpr bool blocked = Stride == 1 && reach <= 16 && (Count == 0 || Count >= 64);
     static constexpr std::size_t block = 128;
     static constexpr std::size_t blocked_from = 64;
 
@@ -495,46 +493,8 @@ class indexed_sum_function
         }
         std::array<T, reach> d{};
         T value{0};
-        if constexpr (blocked_scatter<Values>) {
-            if (blocks_ && m >= blocked_from) {
-            for (std::size_t p = 0; p < first(); ++p) out[p] = T(0);
-            // column a holds the contributions of the block's terms to their offset a, after a margin
-            // of reach − 1 entries that carries the previous block's last terms (zeros at the start);
-            // only what is written is read
-            constexpr std::size_t margin = reach - 1;
-            std::array<std::array<T, block + margin>, reach> column;
-            for (auto& c : column) std::fill_n(c.begin(), margin, T(0));
-            std::array<T, Values ? block : 1> values;
-            std::size_t start = 0;  // index of the block's first term
-            for (;;) {
-                const std::size_t count = std::min(block, m - start);
-                const std::size_t base = first() + start;
-                for (std::size_t j = 0; j < count; ++j) {
-                    contributions(start + j, base + j, d, value);
-                    [&]<std::size_t... K>(std::index_sequence<K...>) {
-                        ((column[used[K]][margin + j] = d[used[K]]), ...);
-                    }(std::make_index_sequence<used.size()>{});
-                    if constexpr (Values) values[j] = value;
-                }
-                // position base + q receives offset a from term q − a, the oldest term first; the
-                // values' serial sum (in term order) overlaps with this loop's work
-                for (std::size_t q = 0; q < count; ++q) {
-                    out[base + q] = gather(column, margin + q);
-                    if constexpr (Values) sum += values[q];
-                }
-                if (start + count == m) {
-                    // the positions after the last term: only the terms that exist
-                    [&]<std::size_t... K>(std::index_sequence<K...>) {
-                        ((out[base + count + K] = gather_tail<K + 1>(column, margin + count + K)), ...);
-                    }(std::make_index_sequence<margin>{});
-                    for (std::size_t p = base + count + margin; p < size(); ++p) out[p] = T(0);
-                    return sum;
-                }
-                for (std::size_t a = 0; a < reach; ++a)
-                    for (std::size_t k = 0; k < margin; ++k) column[a][k] = column[a][count + k];
-                start += count;
-            }
-            }
+        if constexpr (blocked) {
+            if (blocks_ && m >= blocked_from) return scatter_blocks<T, Values>(out, contributions);
         }
         if constexpr (carried) {
             // The open positions base … base + window − 1 in registers. A slot that the last shift
@@ -575,6 +535,52 @@ class indexed_sum_function
                 if constexpr (Values) sum += value;
             }
             return sum;
+        }
+    }
+
+    // The stride-1 strategy of scatter for m ≥ blocked_from terms: blocks of `block` terms.
+    template <class T, bool Values, class Out, class Local>
+    T scatter_blocks(Out out, Local& contributions) const {
+        const std::size_t m = term_count();
+        T sum{0};
+        std::array<T, reach> d{};
+        T value{0};
+        for (std::size_t p = 0; p < first(); ++p) out[p] = T(0);
+        // column a holds the contributions of the block's terms to their offset a, after a margin
+        // of reach − 1 entries that carries the previous block's last terms (zeros at the start);
+        // only what is written is read
+        constexpr std::size_t margin = reach - 1;
+        std::array<std::array<T, block + margin>, reach> column;
+        for (auto& c : column) std::fill_n(c.begin(), margin, T(0));
+        std::array<T, Values ? block : 1> values;
+        std::size_t start = 0;  // index of the block's first term
+        for (;;) {
+            const std::size_t count = std::min(block, m - start);
+            const std::size_t base = first() + start;
+            for (std::size_t j = 0; j < count; ++j) {
+                contributions(start + j, base + j, d, value);
+                [&]<std::size_t... K>(std::index_sequence<K...>) {
+                    ((column[used[K]][margin + j] = d[used[K]]), ...);
+                }(std::make_index_sequence<used.size()>{});
+                if constexpr (Values) values[j] = value;
+            }
+            // position base + q receives offset a from term q − a, the oldest term first; the
+            // values' serial sum (in term order) overlaps with this loop's work
+            for (std::size_t q = 0; q < count; ++q) {
+                out[base + q] = gather(column, margin + q);
+                if constexpr (Values) sum += values[q];
+            }
+            if (start + count == m) {
+                // the positions after the last term: only the terms that exist
+                [&]<std::size_t... K>(std::index_sequence<K...>) {
+                    ((out[base + count + K] = gather_tail<K + 1>(column, margin + count + K)), ...);
+                }(std::make_index_sequence<margin>{});
+                for (std::size_t p = base + count + margin; p < size(); ++p) out[p] = T(0);
+                return sum;
+            }
+            for (std::size_t a = 0; a < reach; ++a)
+                for (std::size_t k = 0; k < margin; ++k) column[a][k] = column[a][count + k];
+            start += count;
         }
     }
 

@@ -370,10 +370,7 @@ class recurrence_function<S, P, Init, state_update<F...>, L> {
             }
         };
         backward(kept, c, back, advance);
-        const T w = weight<T>();
-        for (std::size_t j = 0; j < P; ++j) out[j] = h[j] * w;
-        if constexpr (Init == initial_state::parameter)
-            for (std::size_t i = 0; i < S; ++i) out[P + i] = dl[i] * w;
+        write_result(h, dl, out);
     }
 
   private:
@@ -407,6 +404,15 @@ class recurrence_function<S, P, Init, state_update<F...>, L> {
     template <class T>
     T weight() const {
         return options_.loss == reduction::mean ? T(1) / static_cast<T>(steps_) : T(1);
+    }
+    // The backward pass's sums as the result: the θ part h, then (s_0 a parameter) the adjoint λ_0
+    // (or its derivative), both weighted by the reduction.
+    template <class T, class Out>
+    void write_result(const std::array<T, P>& h, const std::array<T, S>& l, Out& out) const {
+        const T w = weight<T>();
+        for (std::size_t j = 0; j < P; ++j) out[j] = h[j] * w;
+        if constexpr (Init == initial_state::parameter)
+            for (std::size_t i = 0; i < S; ++i) out[P + i] = l[i] * w;
     }
     template <class T>
     T finish(T sum) const {
@@ -469,10 +475,7 @@ class recurrence_function<S, P, Init, state_update<F...>, L> {
             }
         };
         backward(kept, c, back, advance);
-        const T w = weight<T>();
-        for (std::size_t j = 0; j < P; ++j) g[j] = h[j] * w;
-        if constexpr (Init == initial_state::parameter)
-            for (std::size_t i = 0; i < S; ++i) g[P + i] = l[i] * w;
+        write_result(h, l, g);
         return finish(sum);
     }
 };
